@@ -1,0 +1,30 @@
+#pragma once
+#include "prawmp/Handler.h"
+
+namespace prawmp {
+
+class RequestPipeline;
+
+// Does the work in this process: cache, coalescing, rate limiting, upstream.
+// As in the original PRAW, every DefaultHandler of a process shares one
+// pipeline (one budget, one cache).
+class PRAWMP_EXPORT DefaultHandler : public Handler
+{
+public:
+    DefaultHandler();
+    // Uses this pipeline instead of the process-wide one (not owned).
+    explicit DefaultHandler(RequestPipeline *pipeline);
+
+    Reply *request(const Request &request) override;
+    QFuture<int> evict(const QStringList &urls) override;
+
+    // The process-wide pipeline, created on first use in the calling thread.
+    static RequestPipeline *sharedPipeline();
+    // Replaces the process-wide pipeline (tests); not owned. nullptr restores the default.
+    static void setSharedPipeline(RequestPipeline *pipeline);
+
+private:
+    RequestPipeline *m_pipeline = nullptr;
+};
+
+} // namespace prawmp

@@ -1,0 +1,82 @@
+#pragma once
+#include "prawmp/HttpHeaders.h"
+
+#include <QObject>
+#include <QString>
+#include <functional>
+#include <memory>
+
+namespace prawmp {
+
+enum class RateMode { Adaptive, Fixed };
+
+struct PRAWMP_EXPORT RateLimitConfig
+{
+    RateMode mode = RateMode::Adaptive;
+    // Fixed policy: seconds between two upstream requests of one domain.
+    // Adaptive policy: the pace used until the upstream announces a budget.
+    double delaySeconds = 2.0;
+    // Adaptive policy: share of a window's budget that may leave at once
+    // after an idle spell; the rest is paced to last until the reset.
+    double burstFraction = 0.5;
+};
+
+// What the limiter currently believes about one rate domain.
+struct PRAWMP_EXPORT DomainState
+{
+    QString domain;
+    bool budgetKnown = false; // X-Ratelimit-* headers seen
+    int budget = 0;           // used + remaining of the current window
+    double remaining = 0;     // our conservative estimate
+    double secondsToReset = 0;
+    int queued = 0;
+    int inFlight = 0;
+    bool paused = false;      // after a 429, until the reset
+    quint64 granted = 0;
+    quint64 rejected429 = 0;
+};
+
+// Decides when each upstream request may leave, per rate domain (the
+// upstream host). Waiting requests are served round-robin per client.
+// Never blocks: a grant is a callback run in the context object's thread.
+// Thread-safe.
+class PRAWMP_EXPORT RateLimiter : public QObject
+{
+    Q_OBJECT
+public:
+    using Ticket = quint64;
+
+    explicit RateLimiter(const RateLimitConfig &config = {}, QObject *parent = nullptr);
+    ~RateLimiter() override;
+
+    void setConfig(const RateLimitConfig &config);
+    RateLimitConfig config() const;
+
+    // Queues a request; `granted` runs (in `context`'s thread, unless the
+    // context is gone) when it may be sent. Every granted ticket must later
+    // be closed with complete() or fail().
+    Ticket acquire(const QString &domain, const QString &clientId, QObject *context,
+                   std::function<void()> granted);
+    // Removes a waiting ticket; returns false if it was already granted.
+    bool cancel(Ticket ticket);
+
+    // The granted request got an answer: learn the budget from its headers.
+    void complete(Ticket ticket, int status, const HttpHeaders &headers);
+    // The granted request got no answer (it may still have been counted).
+    void fail(Ticket ticket);
+
+    // Milliseconds a new request from this client would wait, estimated.
+    qint64 expectedWaitMs(const QString &domain, const QString &clientId) const;
+    DomainState state(const QString &domain) const;
+    QList<DomainState> states() const;
+
+signals:
+    // Emitted after a 429 pauses a domain.
+    void domainPaused(const QString &domain, double seconds);
+
+private:
+    struct Private;
+    std::unique_ptr<Private> d;
+};
+
+} // namespace prawmp

@@ -1,0 +1,91 @@
+#pragma once
+#include "prawmp/RateLimiter.h"
+#include "prawmp/Reply.h"
+#include "prawmp/Request.h"
+
+#include <QObject>
+#include <QStringList>
+#include <memory>
+
+namespace prawmp {
+
+class ResponseCache;
+class Upstream;
+
+struct PRAWMP_EXPORT PipelineConfig
+{
+    RateLimitConfig rate;
+    double cacheTtlSeconds = 30.0;
+    qint64 cacheMaxBytes = 256ll * 1024 * 1024;
+    double upstreamTimeoutSeconds = 45.0;
+};
+
+// One finished request, as reported to logs, /_mp/events and the GUI.
+// The URL has credential-like query values redacted.
+struct PRAWMP_EXPORT RequestRecord
+{
+    qint64 finishedAtMs = 0; // ms since the epoch
+    QString clientId;
+    QByteArray method;
+    QString url;
+    int status = 0;          // 0 when there was no upstream answer
+    CacheStatus cacheStatus = CacheStatus::Miss;
+    QString error;           // Error::code() when failed
+    qint64 waitMs = 0;
+    qint64 totalMs = 0;
+    qint64 bytes = 0;
+};
+
+struct PRAWMP_EXPORT PipelineCounters
+{
+    quint64 requests = 0;
+    quint64 hits = 0;
+    quint64 misses = 0;
+    quint64 bypasses = 0;
+    quint64 coalesced = 0;
+    quint64 upstreamRequests = 0;
+    quint64 upstream429 = 0;
+    quint64 errors = 0;
+    quint64 queueRejections = 0;
+    // Histogram of rate-limiter waits: counts of waits <= each bound (ms).
+    QList<qint64> waitBucketBoundsMs;
+    QList<quint64> waitBucketCounts; // cumulative, one per bound, last = +Inf
+    double waitSumMs = 0;
+};
+
+// The chain every request goes through: cache -> coalescing of identical
+// in-flight requests -> fair rate limiter -> upstream. DefaultHandler runs
+// one per process; the daemon runs one for all its clients.
+class PRAWMP_EXPORT RequestPipeline : public QObject
+{
+    Q_OBJECT
+public:
+    explicit RequestPipeline(const PipelineConfig &config = {}, QObject *parent = nullptr);
+    ~RequestPipeline() override;
+
+    // The caller owns the reply. Must be called in the pipeline's thread.
+    Reply *submit(const Request &request);
+    int evict(const QStringList &urls);
+    int clear();
+
+    // Applies new TTL, size bound, rate policy and timeout; keeps the entries.
+    void reconfigure(const PipelineConfig &config);
+    PipelineConfig config() const;
+
+    ResponseCache &cache();
+    RateLimiter &limiter();
+    Upstream &upstream();
+    PipelineCounters counters() const;
+
+    // Redacts query values whose names look like secrets (token, password...).
+    static QString redactedUrl(const QUrl &url);
+
+signals:
+    void requestFinished(const prawmp::RequestRecord &record);
+
+private:
+    struct Private;
+    std::unique_ptr<Private> d;
+};
+
+} // namespace prawmp

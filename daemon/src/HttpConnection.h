@@ -1,0 +1,76 @@
+#pragma once
+#include "prawmp/HttpHeaders.h"
+#include "prawmp/Response.h"
+
+#include <QByteArray>
+#include <QHostAddress>
+#include <QObject>
+#include <memory>
+
+class QTcpSocket;
+
+namespace prawmp {
+
+// One request as it came off the wire, before routing.
+struct IncomingRequest
+{
+    quint64 sequence = 0;      // per connection, 1, 2, 3...; answers go out in this order
+    QByteArray method;         // "GET", "CONNECT", "PURGE"...
+    QByteArray target;         // request-target as sent: "/r/x/hot.json?limit=5" or "https://host/..."
+    int versionMinor = 1;      // HTTP/1.x
+    HttpHeaders headers;
+    QByteArray body;           // de-chunked
+    bool keepAlive = true;
+};
+
+struct HttpLimits
+{
+    qsizetype maxHeaderBytes = 64 * 1024;     // -> 431
+    qsizetype maxBodyBytes = 32 * 1024 * 1024; // -> 413
+    int headerTimeoutMs = 10'000;             // headers not complete in time -> 408
+    int idleTimeoutMs = 75'000;               // keep-alive connection with nothing to do -> closed
+};
+
+// Server side of one HTTP/1.1 connection, on Debian's http-parser.
+// Parses requests (keep-alive, pipelining, Content-Length and chunked
+// bodies, Expect: 100-continue), refuses malformed and smuggling-prone
+// ones with the JSON error of the contract, and writes the answers in
+// request order whatever order they are given in. Owns the socket.
+class HttpConnection : public QObject
+{
+    Q_OBJECT
+public:
+    HttpConnection(QTcpSocket *socket, const HttpLimits &limits, QObject *parent = nullptr);
+    ~HttpConnection() override;
+
+    quint64 id() const;
+    QHostAddress peerAddress() const;
+    quint16 peerPort() const;
+    bool isOpen() const;
+    qint64 bytesReceived() const;
+    qint64 bytesSent() const;
+
+    // Answers request `sequence`. Adds Content-Length (HEAD: the length the
+    // body would have, no body bytes) and Connection: close when the
+    // connection ends after it. Answers given early wait for their turn.
+    void respond(quint64 sequence, const Response &response);
+    // Starts a streamed answer (Server-Sent Events): head now, then chunks
+    // with writeStreamData(); chunked transfer coding. Ends the pipeline.
+    void startStream(quint64 sequence, const Response &head);
+    void writeStreamData(quint64 sequence, const QByteArray &data);
+    // Sends this answer to whatever is pending and closes (e.g. 503 too many clients).
+    void rejectAndClose(const Response &response);
+    void close();
+
+signals:
+    void requestReceived(const prawmp::IncomingRequest &request);
+    // The peer went away or the connection was closed; unanswered
+    // sequences will never be written. Emitted once; delete later.
+    void closed();
+
+private:
+    struct Private;
+    std::unique_ptr<Private> d;
+};
+
+} // namespace prawmp
