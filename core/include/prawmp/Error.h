@@ -22,6 +22,8 @@ struct PRAWMP_EXPORT Error
 
     Kind kind = Kind::None;
     QString message;
+    // For QueueTimeout: when asking again makes sense (Retry-After).
+    double retryAfterSeconds = 0;
 
     bool isError() const { return kind != Kind::None; }
     explicit operator bool() const { return isError(); }

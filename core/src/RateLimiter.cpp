@@ -1,0 +1,465 @@
+#include "prawmp/RateLimiter.h"
+
+#include <QElapsedTimer>
+#include <QHash>
+#include <QLoggingCategory>
+#include <QMutex>
+#include <QPointer>
+#include <QThread>
+#include <QTimer>
+
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <limits>
+
+Q_LOGGING_CATEGORY(lcLimiter, "prawmp.limiter")
+
+namespace prawmp {
+
+namespace {
+
+constexpr double kNever = std::numeric_limits<double>::infinity();
+// Below this many seconds to the reset we stop stretching the pace: what is
+// left of the window may go, still bounded by the burst cap.
+constexpr double kMinPacingSeconds = 0.25;
+
+struct Waiter
+{
+    RateLimiter::Ticket ticket = 0;
+    QPointer<QObject> context;
+    std::function<void()> granted;
+    double enqueuedAt = 0;
+};
+
+struct InFlight
+{
+    QString domain;
+    double grantedAt = 0;
+};
+
+// What one rate domain knows and who waits for it.
+struct Domain
+{
+    QString name;
+
+    // Fair queue: one FIFO per client, clients served in rotation.
+    QHash<QString, std::deque<Waiter>> queues;
+    std::deque<QString> rotation;
+    int queued = 0;
+    int inFlight = 0;
+
+    double lastGrantAt = -kNever;   // fixed policy / fallback pacing
+    double pausedUntil = 0;         // after a 429
+
+    // Adaptive policy. The upstream announces seconds to the reset rounded
+    // to whole seconds, so the window's end is only known within bounds:
+    // pacing aims at the early bound, the budget renews at the late one.
+    bool budgetKnown = false;
+    int budget = 0;
+    double windowSeconds = 0;       // learned from the largest reset seen
+    double remaining = 0;           // conservative: counts our own requests in flight
+    bool hasReference = false;      // lowest Remaining announced in this window
+    double referenceRemaining = 0;
+    double earlyEnd = 0;
+    double lateEnd = 0;
+    double tokens = 0;
+    double tokensAt = 0;
+
+    quint64 granted = 0;
+    quint64 rejected429 = 0;
+};
+
+} // namespace
+
+struct RateLimiter::Private
+{
+    RateLimiter *q = nullptr;
+    mutable QMutex mutex;
+    RateLimitConfig config;
+    QElapsedTimer clock;
+    QHash<QString, Domain> domains;
+    QHash<Ticket, QString> waiting;   // ticket -> domain
+    QHash<Ticket, InFlight> inFlight; // granted, not yet completed
+    Ticket nextTicket = 1;
+    QTimer *timer = nullptr;
+
+    double now() const { return double(clock.nsecsElapsed()) / 1e9; }
+
+    double burstCap(const Domain &dom) const
+    {
+        return std::max(1.0, std::floor(config.burstFraction * dom.budget));
+    }
+
+    // Starts a new window if the late bound of the current one has passed.
+    void rollWindow(Domain &dom, double t)
+    {
+        if (!dom.budgetKnown || t < dom.lateEnd)
+            return;
+        const double w = std::max(dom.windowSeconds, 1.0);
+        // Requests still in flight may land in the new window: count them there.
+        dom.remaining = std::max(0, dom.budget - dom.inFlight);
+        while (dom.lateEnd <= t) {
+            dom.earlyEnd += w;
+            dom.lateEnd += w;
+        }
+        dom.hasReference = false;
+        dom.tokens = std::min(burstCap(dom), dom.remaining);
+        dom.tokensAt = t;
+        qCDebug(lcLimiter) << dom.name << "new window, remaining" << dom.remaining;
+    }
+
+    void refill(Domain &dom, double t)
+    {
+        const double left = std::max(dom.earlyEnd - t, kMinPacingSeconds);
+        const double spare = std::max(dom.remaining - dom.tokens, 0.0);
+        const double rate = spare / left;
+        dom.tokens = std::min({dom.tokens + rate * (t - dom.tokensAt), burstCap(dom), dom.remaining});
+        dom.tokensAt = t;
+    }
+
+    // Seconds from `t` until the domain may grant once more (0 = now).
+    double secondsUntilGrant(Domain &dom, double t)
+    {
+        if (t < dom.pausedUntil)
+            return dom.pausedUntil - t;
+        const bool paced = config.mode == RateMode::Fixed || !dom.budgetKnown;
+        if (paced) {
+            // Until the first answer announces a budget, one request at a time.
+            if (config.mode == RateMode::Adaptive && dom.inFlight > 0)
+                return kNever; // re-evaluated when the answer arrives
+            return std::max(0.0, dom.lastGrantAt + config.delaySeconds - t);
+        }
+        rollWindow(dom, t);
+        if (dom.remaining < 1)
+            return std::max(dom.lateEnd - t, 0.001);
+        refill(dom, t);
+        if (dom.tokens >= 1)
+            return 0;
+        const double left = std::max(dom.earlyEnd - t, kMinPacingSeconds);
+        const double rate = std::max(dom.remaining - dom.tokens, 0.0) / left;
+        if (rate <= 0)
+            return std::max(dom.lateEnd - t, 0.001);
+        return (1 - dom.tokens) / rate;
+    }
+
+    void spend(Domain &dom, double t)
+    {
+        dom.lastGrantAt = t;
+        ++dom.granted;
+        ++dom.inFlight;
+        if (dom.budgetKnown) {
+            dom.remaining -= 1;
+            dom.tokens = std::max(0.0, dom.tokens - 1);
+        }
+    }
+
+    // Grants what may go now; returns seconds until the next evaluation.
+    double serve(Domain &dom, double t)
+    {
+        while (dom.queued > 0) {
+            const double wait = secondsUntilGrant(dom, t);
+            if (wait > 0)
+                return wait;
+            const QString client = dom.rotation.front();
+            dom.rotation.pop_front();
+            auto &queue = dom.queues[client];
+            Waiter waiter = std::move(queue.front());
+            queue.pop_front();
+            if (queue.empty())
+                dom.queues.remove(client);
+            else
+                dom.rotation.push_back(client);
+            --dom.queued;
+            waiting.remove(waiter.ticket);
+            spend(dom, t);
+            inFlight.insert(waiter.ticket, InFlight{dom.name, t});
+            if (waiter.context) {
+                QMetaObject::invokeMethod(waiter.context, std::move(waiter.granted), Qt::QueuedConnection);
+            } else {
+                // Nobody left to send it: hand the slot back.
+                inFlight.remove(waiter.ticket);
+                unspend(dom);
+            }
+        }
+        return kNever;
+    }
+
+    void unspend(Domain &dom)
+    {
+        --dom.inFlight;
+        --dom.granted;
+        if (dom.budgetKnown)
+            dom.remaining += 1;
+    }
+
+    void serveAll()
+    {
+        const double t = now();
+        double next = kNever;
+        for (auto &dom : domains)
+            next = std::min(next, serve(dom, t));
+        if (next == kNever) {
+            timer->stop();
+        } else {
+            const int ms = int(std::ceil(std::min(next, 3600.0) * 1000.0));
+            timer->start(std::max(ms, 1));
+        }
+    }
+
+    // Serve now when called in our thread; otherwise post it.
+    void kick()
+    {
+        if (QThread::currentThread() == q->thread())
+            serveAll();
+        else
+            QMetaObject::invokeMethod(q, [this] { QMutexLocker lock(&mutex); serveAll(); },
+                                      Qt::QueuedConnection);
+    }
+
+    void learn(Domain &dom, const InFlight &flight, int status, const HttpHeaders &headers, double t)
+    {
+        bool okUsed = false, okRemaining = false, okReset = false;
+        const int used = headers.value("x-ratelimit-used").trimmed().toInt(&okUsed);
+        const double remaining = headers.value("x-ratelimit-remaining").trimmed().toDouble(&okRemaining);
+        const double reset = headers.value("x-ratelimit-reset").trimmed().toDouble(&okReset);
+
+        if (status == 429) {
+            ++dom.rejected429;
+            bool okRetry = false;
+            double pause = headers.value("retry-after").trimmed().toDouble(&okRetry);
+            if (!okRetry)
+                pause = okReset ? reset : std::max(config.delaySeconds, 1.0);
+            dom.pausedUntil = std::max(dom.pausedUntil, t + pause + 1.0);
+            if (dom.budgetKnown)
+                dom.remaining = 0;
+            qCWarning(lcLimiter) << dom.name << "answered 429; pausing for" << pause + 1.0 << "s";
+            emit q->domainPaused(dom.name, pause + 1.0);
+        }
+        if (!(okRemaining && okReset))
+            return;
+
+        const double early = flight.grantedAt + reset;
+        const double late = t + reset + 1.0;
+        const double announced = std::floor(remaining);
+        if (okUsed)
+            dom.budget = used + int(announced);
+        dom.windowSeconds = std::max(dom.windowSeconds, reset + 1.0);
+
+        // Our other requests in flight may or may not be in the announced
+        // count; assume not, and give each back when its own answer shows
+        // it was counted before (see below).
+        const auto adoptView = [&] {
+            dom.referenceRemaining = announced;
+            dom.hasReference = true;
+            dom.remaining = std::clamp(announced - dom.inFlight, 0.0, double(std::max(dom.budget, 0)));
+            dom.tokens = std::min(dom.tokens, dom.remaining);
+        };
+
+        if (!dom.budgetKnown) {
+            dom.budgetKnown = true;
+            dom.earlyEnd = early;
+            dom.lateEnd = late;
+            dom.tokens = burstCap(dom);
+            dom.tokensAt = t;
+            adoptView();
+            qCInfo(lcLimiter) << dom.name << "budget" << dom.budget << "per"
+                              << dom.windowSeconds << "s window";
+            return;
+        }
+        rollWindow(dom, t);
+        const double tolerance = std::max(1.5, dom.windowSeconds / 2);
+        if (early > dom.lateEnd - 0.5 && early - dom.earlyEnd > tolerance) {
+            // The answer comes from a window we have not seen start.
+            dom.earlyEnd = early;
+            dom.lateEnd = late;
+            adoptView();
+        } else if (std::abs(early - dom.earlyEnd) <= tolerance) {
+            // Same window: the bounds only tighten.
+            dom.earlyEnd = std::max(dom.earlyEnd, early);
+            dom.lateEnd = std::max(std::min(dom.lateEnd, late), dom.earlyEnd);
+            if (!dom.hasReference || announced < dom.referenceRemaining) {
+                adoptView(); // the newest view of the upstream's count
+            } else if (announced > dom.referenceRemaining) {
+                // Counted before the reference view, yet subtracted as in
+                // flight when that view was adopted: hand it back.
+                dom.remaining = std::min(dom.remaining + 1, double(dom.budget));
+            }
+        }
+        // Otherwise a late answer from a previous window: nothing new.
+    }
+
+    void close(Ticket ticket, int status, const HttpHeaders *headers)
+    {
+        const auto it = inFlight.constFind(ticket);
+        if (it == inFlight.constEnd())
+            return;
+        const InFlight flight = *it;
+        inFlight.erase(it);
+        auto dit = domains.find(flight.domain);
+        if (dit == domains.end())
+            return;
+        --dit->inFlight;
+        if (headers)
+            learn(*dit, flight, status, *headers, now());
+        kick();
+    }
+};
+
+RateLimiter::RateLimiter(const RateLimitConfig &config, QObject *parent)
+    : QObject(parent), d(std::make_unique<Private>())
+{
+    d->q = this;
+    d->config = config;
+    d->clock.start();
+    d->timer = new QTimer(this);
+    d->timer->setSingleShot(true);
+    d->timer->setTimerType(Qt::PreciseTimer);
+    connect(d->timer, &QTimer::timeout, this, [this] {
+        QMutexLocker lock(&d->mutex);
+        d->serveAll();
+    });
+}
+
+RateLimiter::~RateLimiter() = default;
+
+void RateLimiter::setConfig(const RateLimitConfig &config)
+{
+    QMutexLocker lock(&d->mutex);
+    d->config = config;
+    d->kick();
+}
+
+RateLimitConfig RateLimiter::config() const
+{
+    QMutexLocker lock(&d->mutex);
+    return d->config;
+}
+
+RateLimiter::Ticket RateLimiter::acquire(const QString &domain, const QString &clientId,
+                                         QObject *context, std::function<void()> granted)
+{
+    QMutexLocker lock(&d->mutex);
+    const Ticket ticket = d->nextTicket++;
+    Domain &dom = d->domains[domain];
+    dom.name = domain;
+    auto &queue = dom.queues[clientId];
+    if (queue.empty())
+        dom.rotation.push_back(clientId);
+    queue.push_back(Waiter{ticket, context, std::move(granted), d->now()});
+    ++dom.queued;
+    d->waiting.insert(ticket, domain);
+    d->kick();
+    return ticket;
+}
+
+bool RateLimiter::cancel(Ticket ticket)
+{
+    QMutexLocker lock(&d->mutex);
+    const auto it = d->waiting.find(ticket);
+    if (it == d->waiting.end())
+        return false;
+    Domain &dom = d->domains[*it];
+    d->waiting.erase(it);
+    for (auto qit = dom.queues.begin(); qit != dom.queues.end(); ++qit) {
+        auto &queue = qit.value();
+        const auto w = std::find_if(queue.begin(), queue.end(),
+                                    [ticket](const Waiter &x) { return x.ticket == ticket; });
+        if (w == queue.end())
+            continue;
+        queue.erase(w);
+        --dom.queued;
+        if (queue.empty()) {
+            const QString client = qit.key();
+            dom.queues.erase(qit);
+            dom.rotation.erase(std::remove(dom.rotation.begin(), dom.rotation.end(), client),
+                               dom.rotation.end());
+        }
+        return true;
+    }
+    return true;
+}
+
+void RateLimiter::complete(Ticket ticket, int status, const HttpHeaders &headers)
+{
+    QMutexLocker lock(&d->mutex);
+    d->close(ticket, status, &headers);
+}
+
+void RateLimiter::fail(Ticket ticket)
+{
+    QMutexLocker lock(&d->mutex);
+    d->close(ticket, 0, nullptr);
+}
+
+qint64 RateLimiter::expectedWaitMs(const QString &domain, const QString &clientId) const
+{
+    QMutexLocker lock(&d->mutex);
+    const auto it = d->domains.find(domain);
+    if (it == d->domains.end())
+        return 0;
+    Domain &dom = *it;
+    const double t = d->now();
+    // Slots served before a new request of this client, in rotation order.
+    const qsizetype own = dom.queues.value(clientId).size();
+    qint64 ahead = 0;
+    for (auto qit = dom.queues.cbegin(); qit != dom.queues.cend(); ++qit)
+        ahead += std::min<qsizetype>(qit.value().size(), own + 1);
+    double first = d->secondsUntilGrant(dom, t);
+    if (first == kNever)
+        first = d->config.delaySeconds;
+    double perSlot = d->config.delaySeconds;
+    if (d->config.mode == RateMode::Adaptive && dom.budgetKnown) {
+        const double left = std::max(dom.earlyEnd - t, kMinPacingSeconds);
+        if (ahead < dom.remaining) {
+            perSlot = left / std::max(dom.remaining, 1.0);
+            ahead = std::max<qint64>(0, ahead - qint64(dom.tokens));
+        } else {
+            // Beyond this window's budget: the next windows, at their pace.
+            const qint64 later = ahead - qint64(dom.remaining);
+            const double w = std::max(dom.windowSeconds, 1.0);
+            return qint64(1000 * (std::max(dom.lateEnd - t, 0.0)
+                                  + w * double(later) / std::max(dom.budget, 1)));
+        }
+    }
+    return qint64(1000 * (first + perSlot * double(ahead)));
+}
+
+DomainState RateLimiter::state(const QString &domain) const
+{
+    QMutexLocker lock(&d->mutex);
+    DomainState s;
+    s.domain = domain;
+    const auto it = d->domains.find(domain);
+    if (it == d->domains.end())
+        return s;
+    Domain &dom = *it;
+    const double t = d->now();
+    d->rollWindow(dom, t);
+    s.budgetKnown = dom.budgetKnown;
+    s.budget = dom.budget;
+    s.remaining = dom.remaining;
+    s.secondsToReset = dom.budgetKnown ? std::max(0.0, dom.lateEnd - t) : 0;
+    s.queued = dom.queued;
+    s.inFlight = dom.inFlight;
+    s.paused = t < dom.pausedUntil;
+    s.granted = dom.granted;
+    s.rejected429 = dom.rejected429;
+    return s;
+}
+
+QList<DomainState> RateLimiter::states() const
+{
+    QStringList names;
+    {
+        QMutexLocker lock(&d->mutex);
+        names = d->domains.keys();
+    }
+    names.sort();
+    QList<DomainState> out;
+    for (const QString &name : names)
+        out.append(state(name));
+    return out;
+}
+
+} // namespace prawmp

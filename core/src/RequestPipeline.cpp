@@ -1,0 +1,285 @@
+#include "prawmp/RequestPipeline.h"
+
+#include "prawmp/CacheKey.h"
+#include "prawmp/ResponseCache.h"
+#include "prawmp/Upstream.h"
+
+#include <QDateTime>
+#include <QElapsedTimer>
+#include <QHash>
+#include <QLoggingCategory>
+#include <QMetaMethod>
+#include <QPointer>
+#include <QUrlQuery>
+
+#include <cmath>
+
+Q_LOGGING_CATEGORY(lcPipeline, "prawmp.pipeline")
+
+namespace prawmp {
+
+namespace {
+
+const QList<qint64> kWaitBoundsMs = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000};
+
+QString rateDomain(const QUrl &url) { return url.host().toLower(); }
+
+} // namespace
+
+// One upstream call and everyone waiting for its answer.
+struct Flight
+{
+    Request request;
+    CacheKey key;
+    bool coalescable = false;
+    QList<QPointer<Reply>> waiters;
+    QList<qint64> startedMs; // per waiter, on the pipeline clock
+    RateLimiter::Ticket ticket = 0;
+    quint64 upstreamId = 0;
+    bool dispatched = false;
+    qint64 queuedAtMs = 0;
+    qint64 waitMs = 0;
+};
+
+struct RequestPipeline::Private
+{
+    RequestPipeline *q = nullptr;
+    PipelineConfig config;
+    ResponseCache cache;
+    RateLimiter *limiter = nullptr;
+    Upstream *upstream = nullptr;
+    QElapsedTimer clock;
+    QHash<CacheKey, Flight *> coalescing;
+    QHash<Flight *, bool> flights; // owned
+    PipelineCounters counters;
+
+    explicit Private(const PipelineConfig &c) : config(c), cache(c.cacheTtlSeconds, c.cacheMaxBytes)
+    {
+        counters.waitBucketBoundsMs = kWaitBoundsMs;
+        counters.waitBucketCounts = QList<quint64>(kWaitBoundsMs.size() + 1, 0);
+        clock.start();
+    }
+
+    void recordWait(qint64 ms)
+    {
+        for (int i = 0; i < kWaitBoundsMs.size(); ++i)
+            if (ms <= kWaitBoundsMs[i])
+                ++counters.waitBucketCounts[i];
+        ++counters.waitBucketCounts.last();
+        counters.waitSumMs += double(ms);
+    }
+
+    void report(const Request &request, const Reply &reply, qint64 startedMs)
+    {
+        if (!q->isSignalConnected(QMetaMethod::fromSignal(&RequestPipeline::requestFinished)))
+            return;
+        RequestRecord r;
+        r.finishedAtMs = QDateTime::currentMSecsSinceEpoch();
+        r.clientId = request.clientId;
+        r.method = request.method;
+        r.url = redactedUrl(request.url);
+        r.status = reply.response().status;
+        r.cacheStatus = reply.cacheStatus();
+        r.error = reply.error() ? reply.error().code() : QString();
+        r.waitMs = reply.waitMs();
+        r.totalMs = clock.elapsed() - startedMs;
+        r.bytes = reply.response().body.size();
+        emit q->requestFinished(r);
+    }
+
+    Flight *startFlight(const Request &request, const CacheKey &key, bool coalescable)
+    {
+        auto *flight = new Flight;
+        flight->request = request;
+        flight->key = key;
+        flight->coalescable = coalescable;
+        flight->queuedAtMs = clock.elapsed();
+        flights.insert(flight, true);
+        if (coalescable)
+            coalescing.insert(key, flight);
+        flight->ticket = limiter->acquire(rateDomain(request.url), request.clientId, q,
+                                          [this, flight] { dispatch(flight); });
+        return flight;
+    }
+
+    void dispatch(Flight *flight)
+    {
+        if (!flights.contains(flight))
+            return;
+        flight->dispatched = true;
+        flight->waitMs = clock.elapsed() - flight->queuedAtMs;
+        ++counters.upstreamRequests;
+        flight->upstreamId = upstream->send(flight->request, [this, flight](const Response &response,
+                                                                           const Error &error) {
+            answered(flight, response, error);
+        });
+    }
+
+    void answered(Flight *flight, const Response &response, const Error &error)
+    {
+        if (error) {
+            limiter->fail(flight->ticket);
+        } else {
+            limiter->complete(flight->ticket, response.status, response.headers);
+            if (response.status == 429)
+                ++counters.upstream429;
+            if (flight->request.isCacheableMethod())
+                cache.store(flight->key, response);
+            else if (flight->request.isWriteMethod() && response.status < 400)
+                cache.evict({flight->request.url.toString()});
+        }
+        const bool fresh = flight->request.isCacheableMethod() && flight->request.wantsFreshAnswer();
+        const CacheStatus first = !flight->request.isCacheableMethod() || fresh ? CacheStatus::Bypass
+                                                                                 : CacheStatus::Miss;
+        for (int i = 0; i < flight->waiters.size(); ++i) {
+            Reply *reply = flight->waiters[i];
+            if (!reply || reply->isFinished())
+                continue;
+            reply->setWaitMs(flight->waitMs);
+            recordWait(flight->waitMs);
+            if (error) {
+                ++counters.errors;
+                reply->fail(error);
+            } else {
+                reply->finish(response, i == 0 ? first : CacheStatus::Coalesced);
+            }
+            report(flight->request, *reply, flight->startedMs[i]);
+        }
+        drop(flight);
+    }
+
+    void drop(Flight *flight)
+    {
+        if (flight->coalescable && coalescing.value(flight->key) == flight)
+            coalescing.remove(flight->key);
+        flights.remove(flight);
+        delete flight;
+    }
+
+    // A waiter went away: a flight nobody waits for leaves the queue unspent.
+    void waiterGone(Flight *flight, Reply *reply)
+    {
+        if (!flights.contains(flight))
+            return;
+        for (auto &w : flight->waiters)
+            if (w == reply)
+                w = nullptr;
+        const bool anyone = std::any_of(flight->waiters.cbegin(), flight->waiters.cend(),
+                                        [](const QPointer<Reply> &w) { return !w.isNull() && !w->isFinished(); });
+        if (anyone || flight->dispatched)
+            return; // an answer already paid for still fills the cache
+        limiter->cancel(flight->ticket);
+        qCDebug(lcPipeline) << "dropped queued request" << redactedUrl(flight->request.url);
+        drop(flight);
+    }
+
+    void attach(Flight *flight, Reply *reply)
+    {
+        flight->waiters.append(reply);
+        flight->startedMs.append(clock.elapsed());
+        QObject::connect(reply, &Reply::abortRequested, q, [this, flight, reply] { waiterGone(flight, reply); });
+        QObject::connect(reply, &QObject::destroyed, q, [this, flight, reply] { waiterGone(flight, reply); });
+    }
+};
+
+RequestPipeline::RequestPipeline(const PipelineConfig &config, QObject *parent)
+    : QObject(parent), d(std::make_unique<Private>(config))
+{
+    d->q = this;
+    d->limiter = new RateLimiter(config.rate, this);
+    d->upstream = new Upstream(this);
+    d->upstream->setTimeout(config.upstreamTimeoutSeconds);
+}
+
+RequestPipeline::~RequestPipeline()
+{
+    for (auto it = d->flights.keyBegin(); it != d->flights.keyEnd(); ++it)
+        delete *it;
+}
+
+Reply *RequestPipeline::submit(const Request &request)
+{
+    auto *reply = new Reply;
+    ++d->counters.requests;
+    const qint64 started = d->clock.elapsed();
+
+    if (!request.isCacheableMethod()) {
+        ++d->counters.bypasses;
+        d->attach(d->startFlight(request, CacheKey(), false), reply);
+    } else {
+        const CacheKey key = CacheKey::forRequest(request);
+        const bool fresh = request.wantsFreshAnswer();
+        if (!fresh) {
+            if (auto entry = d->cache.lookup(key)) {
+                ++d->counters.hits;
+                reply->finish(entry->response, CacheStatus::Hit, entry->ageSeconds);
+                d->report(request, *reply, started);
+                return reply;
+            }
+            if (Flight *flight = d->coalescing.value(key)) {
+                ++d->counters.coalesced;
+                d->attach(flight, reply);
+                return reply;
+            }
+            ++d->counters.misses;
+        } else {
+            ++d->counters.bypasses;
+        }
+        if (request.maxWaitSeconds >= 0) {
+            const qint64 expected = d->limiter->expectedWaitMs(rateDomain(request.url), request.clientId);
+            if (expected > qint64(request.maxWaitSeconds * 1000)) {
+                ++d->counters.queueRejections;
+                reply->fail({Error::Kind::QueueTimeout,
+                             QStringLiteral("expected wait %1 s exceeds the allowed %2 s")
+                                 .arg(double(expected) / 1000.0, 0, 'f', 1)
+                                 .arg(request.maxWaitSeconds),
+                             std::ceil(double(expected) / 1000.0)});
+                d->report(request, *reply, started);
+                return reply;
+            }
+        }
+        d->attach(d->startFlight(request, key, !fresh), reply);
+    }
+    return reply;
+}
+
+int RequestPipeline::evict(const QStringList &urls) { return d->cache.evict(urls); }
+int RequestPipeline::clear() { return d->cache.clear(); }
+
+void RequestPipeline::reconfigure(const PipelineConfig &config)
+{
+    d->config = config;
+    d->cache.setTtl(config.cacheTtlSeconds);
+    d->cache.setMaxBytes(config.cacheMaxBytes);
+    d->limiter->setConfig(config.rate);
+    d->upstream->setTimeout(config.upstreamTimeoutSeconds);
+}
+
+PipelineConfig RequestPipeline::config() const { return d->config; }
+ResponseCache &RequestPipeline::cache() { return d->cache; }
+RateLimiter &RequestPipeline::limiter() { return *d->limiter; }
+Upstream &RequestPipeline::upstream() { return *d->upstream; }
+PipelineCounters RequestPipeline::counters() const { return d->counters; }
+
+QString RequestPipeline::redactedUrl(const QUrl &url)
+{
+    static const QStringList secretish = {"token", "password", "passwd", "secret", "key", "auth", "code",
+                                          "session", "sig"};
+    QUrl copy = url;
+    copy.setUserInfo({});
+    if (copy.hasQuery()) {
+        QUrlQuery query(copy);
+        auto items = query.queryItems(QUrl::FullyEncoded);
+        for (auto &[name, value] : items) {
+            const QString lower = name.toLower();
+            if (std::any_of(secretish.cbegin(), secretish.cend(),
+                            [&](const QString &s) { return lower.contains(s); }))
+                value = QStringLiteral("REDACTED");
+        }
+        query.setQueryItems(items);
+        copy.setQuery(query);
+    }
+    return copy.toString(QUrl::FullyEncoded);
+}
+
+} // namespace prawmp

@@ -1,0 +1,335 @@
+#include "ProxyServer.h"
+
+#include "ControlEndpoints.h"
+
+#include "prawmp/JsonResponses.h"
+#include "prawmp/ResponseCache.h"
+
+#include <QDateTime>
+#include <QLoggingCategory>
+#include <QTcpServer>
+#include <QTcpSocket>
+#include <QTimer>
+
+#include <cmath>
+
+Q_LOGGING_CATEGORY(lcHttp, "prawmp.http")
+Q_LOGGING_CATEGORY(lcRequests, "prawmp.requests")
+
+namespace prawmp {
+
+namespace {
+
+// Compares without leaking the token's length-prefix through timing.
+bool constantTimeEquals(const QByteArray &a, const QByteArray &b)
+{
+    if (a.size() != b.size())
+        return false;
+    unsigned char diff = 0;
+    for (qsizetype i = 0; i < a.size(); ++i)
+        diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+    return diff == 0;
+}
+
+// Headers that only concern the hop between client and daemon.
+void stripClientOnlyHeaders(HttpHeaders &headers)
+{
+    headers.removeHopByHop();
+    headers.remove("host");
+    headers.remove("content-length");
+    headers.remove("x-mp-max-wait");
+    headers.remove("expect");
+}
+
+} // namespace
+
+ProxyServer::ProxyServer(const DaemonOptions &options, QObject *parent)
+    : QObject(parent), m_options(options), m_router(std::make_unique<Router>(options))
+{
+    m_clock.start();
+    m_pipeline = new RequestPipeline(options.pipelineConfig(), this);
+    m_control = new ControlEndpoints(*this);
+    connect(m_pipeline, &RequestPipeline::requestFinished, m_control, &ControlEndpoints::onRequestFinished);
+}
+
+ProxyServer::~ProxyServer()
+{
+    // Replies are owned here; connections are children and go with us.
+    for (auto it = m_pending.keyBegin(); it != m_pending.keyEnd(); ++it)
+        delete *it;
+}
+
+bool ProxyServer::listen(QString *error)
+{
+    const QString addr = m_options.addr;
+    QList<QHostAddress> addresses;
+    if (addr.compare(QLatin1String("localhost"), Qt::CaseInsensitive) == 0) {
+        addresses = {QHostAddress(QHostAddress::LocalHost), QHostAddress(QHostAddress::LocalHostIPv6)};
+    } else if (addr == QLatin1String("*") || addr == QLatin1String("0.0.0.0")) {
+        addresses = {QHostAddress(QHostAddress::Any)};
+    } else {
+        QHostAddress parsed;
+        if (!parsed.setAddress(addr)) {
+            *error = QStringLiteral("cannot listen on %1: not an IP address or localhost").arg(addr);
+            return false;
+        }
+        addresses = {parsed};
+    }
+    quint16 port = m_options.port;
+    for (int i = 0; i < addresses.size(); ++i) {
+        auto *server = new QTcpServer(this);
+        server->setMaxPendingConnections(1024);
+        if (!server->listen(addresses[i], port)) {
+            const QString reason = server->errorString();
+            delete server;
+            if (i > 0)
+                continue; // the IPv6 loopback is a bonus, not a requirement
+            *error = QStringLiteral("cannot listen on %1 port %2: %3").arg(addr).arg(port).arg(reason);
+            return false;
+        }
+        port = server->serverPort(); // the other addresses take the same port
+        connect(server, &QTcpServer::pendingConnectionAvailable, this, [this, server] { onNewConnection(server); });
+        m_servers.append(server);
+    }
+    return true;
+}
+
+QString ProxyServer::listeningAddress() const
+{
+    return m_servers.isEmpty() ? QString() : m_servers.first()->serverAddress().toString();
+}
+
+quint16 ProxyServer::port() const { return m_servers.isEmpty() ? 0 : m_servers.first()->serverPort(); }
+
+void ProxyServer::applyOptions(const DaemonOptions &options)
+{
+    const quint16 port = m_options.port;
+    m_options = options;
+    m_options.port = port;
+    m_router = std::make_unique<Router>(options);
+    m_pipeline->reconfigure(options.pipelineConfig());
+    qCInfo(lcHttp) << "configuration reloaded";
+}
+
+void ProxyServer::onNewConnection(QTcpServer *server)
+{
+    while (QTcpSocket *socket = server->nextPendingConnection()) {
+        auto *connection = new HttpConnection(socket, m_options.httpLimits(), this);
+        if (m_stopping || m_connections.size() >= m_options.maxClients) {
+            connect(connection, &HttpConnection::closed, connection, &QObject::deleteLater);
+            connection->rejectAndClose(jsonError(503, QStringLiteral("too_many_clients"),
+                                                 m_stopping ? QStringLiteral("the daemon is shutting down")
+                                                            : QStringLiteral("too many clients connected (--max-clients %1)")
+                                                                  .arg(m_options.maxClients)));
+            continue;
+        }
+        const QString peer = connection->peerAddress().toString();
+        m_connections.insert(connection, peer);
+        m_clients.connectionOpened(peer);
+        connect(connection, &HttpConnection::requestReceived, this,
+                [this, connection](const IncomingRequest &r) { onRequest(connection, r); });
+        connect(connection, &HttpConnection::closed, this, [this, connection] { onConnectionClosed(connection); });
+    }
+}
+
+void ProxyServer::onConnectionClosed(HttpConnection *connection)
+{
+    const auto it = m_connections.find(connection);
+    if (it != m_connections.end()) {
+        m_clients.connectionClosed(*it);
+        m_connections.erase(it);
+    }
+    // Requests still waiting leave the queue before they spend budget.
+    const QList<Reply *> replies = m_pendingByConnection.take(connection);
+    for (Reply *reply : replies) {
+        if (m_pending.contains(reply))
+            reply->abort();
+    }
+    connection->deleteLater();
+    maybeFinishShutdown();
+}
+
+bool ProxyServer::authorized(const IncomingRequest &incoming) const
+{
+    if (m_options.authToken.isEmpty())
+        return true;
+    const QByteArray given = incoming.headers.value("proxy-authorization").trimmed();
+    return constantTimeEquals(given, "Bearer " + m_options.authToken.toUtf8());
+}
+
+void ProxyServer::onRequest(HttpConnection *connection, const IncomingRequest &incoming)
+{
+    if (!authorized(incoming)) {
+        Response r = jsonError(407, QStringLiteral("proxy_auth_required"),
+                               QStringLiteral("send Proxy-Authorization: Bearer <token>"));
+        r.headers.set("Proxy-Authenticate", "Bearer realm=\"praw-multiprocess\"");
+        connection->respond(incoming.sequence, r);
+        return;
+    }
+    if (incoming.method == "CONNECT") {
+        connection->respond(incoming.sequence,
+                            jsonError(405, QStringLiteral("method_not_allowed"),
+                                      QStringLiteral("CONNECT is not supported: a TLS tunnel can be neither cached nor paced")));
+        return;
+    }
+    if (incoming.method == "PURGE") {
+        m_control->purge(connection, incoming);
+        return;
+    }
+    if (ControlEndpoints::isControlTarget(incoming.target)) {
+        m_control->handle(connection, incoming);
+        return;
+    }
+    const Router::Result route = m_router->resolve(incoming.target);
+    if (!route.ok()) {
+        connection->respond(incoming.sequence, jsonError(route.status, route.code, route.message));
+        return;
+    }
+    forward(connection, incoming, route.url);
+}
+
+void ProxyServer::forward(HttpConnection *connection, const IncomingRequest &incoming, const QUrl &url)
+{
+    Request request;
+    request.method = incoming.method;
+    request.url = url;
+    request.headers = incoming.headers;
+    stripClientOnlyHeaders(request.headers);
+    request.body = incoming.body;
+    const QString peer = m_connections.value(connection);
+    const QByteArray userAgent = incoming.headers.value("user-agent");
+    request.clientId = ClientRegistry::clientId(peer, userAgent);
+    request.maxWaitSeconds = m_options.maxQueueWaitSeconds;
+    bool ok = false;
+    const double maxWait = incoming.headers.value("x-mp-max-wait").trimmed().toDouble(&ok);
+    if (ok && maxWait >= 0)
+        request.maxWaitSeconds = request.maxWaitSeconds < 0 ? maxWait : std::min(maxWait, request.maxWaitSeconds);
+
+    m_clients.touch(request.clientId, peer, userAgent);
+    Reply *reply = m_pipeline->submit(request);
+    m_pending.insert(reply, Pending{connection, incoming.sequence, request, request.clientId, m_clock.elapsed()});
+    m_pendingByConnection[connection].append(reply);
+    connect(reply, &Reply::finished, this, [this, reply] { answer(reply); });
+}
+
+void ProxyServer::decorate(Response &response, const QUrl &url) const
+{
+    // Our view of the shared budget, not the one frozen into a cached answer.
+    const DomainState s = m_pipeline->limiter().state(url.host().toLower());
+    if (!s.budgetKnown)
+        return;
+    const double remaining = std::max(0.0, std::floor(s.remaining));
+    response.headers.set("X-Ratelimit-Remaining", QByteArray::number(remaining, 'f', 1));
+    response.headers.set("X-Ratelimit-Used", QByteArray::number(std::max(0, s.budget - int(remaining))));
+    response.headers.set("X-Ratelimit-Reset", QByteArray::number(qint64(std::ceil(s.secondsToReset))));
+}
+
+void ProxyServer::answer(Reply *reply)
+{
+    const auto it = m_pending.find(reply);
+    if (it == m_pending.end())
+        return;
+    const Pending pending = *it;
+    m_pending.erase(it);
+    reply->deleteLater();
+    if (pending.connection)
+        m_pendingByConnection[pending.connection].removeOne(reply);
+
+    Response response;
+    if (reply->error()) {
+        const Error &error = reply->error();
+        response = jsonError(error.httpStatus(), error.code(), error.message);
+        if (error.kind == Error::Kind::QueueTimeout)
+            response.headers.set("Retry-After", QByteArray::number(qint64(std::ceil(error.retryAfterSeconds))));
+    } else {
+        response = reply->response();
+        response.headers.removeHopByHop();
+        response.headers.remove("content-length");
+        if (reply->cacheStatus() == CacheStatus::Hit)
+            response.headers.set("Age", QByteArray::number(reply->ageSeconds()));
+        if (response.status != 429)
+            decorate(response, pending.request.url);
+    }
+    response.headers.set("X-Cache", cacheStatusName(reply->cacheStatus()));
+    const qint64 totalMs = m_clock.elapsed() - pending.startedMs;
+    m_clients.requestFinished(pending.clientId, reply->cacheStatus() == CacheStatus::Hit, response.body.size());
+    logRequest(pending, *reply, totalMs);
+    if (pending.connection && reply->error().kind != Error::Kind::Canceled)
+        pending.connection->respond(pending.sequence, response);
+    maybeFinishShutdown();
+}
+
+void ProxyServer::logRequest(const Pending &pending, const Reply &reply, qint64 totalMs) const
+{
+    if (m_options.logRequests <= 0)
+        return;
+    const QString url = RequestPipeline::redactedUrl(pending.request.url);
+    const QString prefix = reply.cacheStatus() == CacheStatus::Hit ? QStringLiteral("HIT ") : QString();
+    const QString status = reply.error() ? reply.error().code() : QString::number(reply.response().status);
+    QString line = QStringLiteral("%1%2 %3 %4 %5 wait=%6ms total=%7ms")
+                       .arg(prefix, QString::fromLatin1(pending.request.method), url, status,
+                            QString::fromLatin1(cacheStatusName(reply.cacheStatus())))
+                       .arg(reply.waitMs())
+                       .arg(totalMs);
+    if (m_options.logRequests >= 2) {
+        line += QStringLiteral("\n  request body: %1\n  response body: %2")
+                    .arg(QString::fromUtf8(pending.request.body.left(2048)),
+                         QString::fromUtf8(reply.response().body.left(2048)));
+    }
+    qCInfo(lcRequests).noquote() << line;
+}
+
+void ProxyServer::shutdown(int graceMs)
+{
+    if (m_stopping)
+        return;
+    m_stopping = true;
+    for (QTcpServer *server : std::as_const(m_servers))
+        server->close();
+    qCInfo(lcHttp) << "stopping: waiting for" << m_pending.size() << "requests in progress";
+    m_shutdownDeadline = new QTimer(this);
+    m_shutdownDeadline->setSingleShot(true);
+    connect(m_shutdownDeadline, &QTimer::timeout, this, [this] {
+        qCWarning(lcHttp) << "stopping with" << m_pending.size() << "requests unfinished";
+        emit stopped();
+    });
+    m_shutdownDeadline->start(graceMs);
+    // Idle keep-alive connections have nothing to finish.
+    for (auto it = m_connections.keyBegin(); it != m_connections.keyEnd(); ++it)
+        if (m_pendingByConnection.value(*it).isEmpty())
+            QMetaObject::invokeMethod(*it, &HttpConnection::close, Qt::QueuedConnection);
+    maybeFinishShutdown();
+}
+
+void ProxyServer::maybeFinishShutdown()
+{
+    if (!m_stopping || !m_pending.isEmpty() || !m_shutdownDeadline || !m_shutdownDeadline->isActive())
+        return;
+    m_shutdownDeadline->stop();
+    // Let the last answers reach the sockets before the loop ends.
+    QTimer::singleShot(50, this, &ProxyServer::stopped);
+}
+
+StatsSnapshot ProxyServer::snapshot() const
+{
+    StatsSnapshot s;
+    s.version = QStringLiteral(PRAWMP_VERSION);
+    s.timestampMs = QDateTime::currentMSecsSinceEpoch();
+    s.uptimeSeconds = double(m_clock.elapsed()) / 1000.0;
+    s.totals = m_pipeline->counters();
+    const auto cache = m_pipeline->cache().counters();
+    s.cacheEntries = cache.entries;
+    s.cacheBytes = cache.bytes;
+    s.cacheEvictions = cache.evictions;
+    s.cacheMaxBytes = m_pipeline->cache().maxBytes();
+    s.cacheTtlSeconds = m_pipeline->cache().ttl();
+    s.domains = m_pipeline->limiter().states();
+    s.clients = m_clients.clients();
+    s.connections = int(m_connections.size());
+    s.rateMode = m_options.rateMode == RateMode::Fixed ? QStringLiteral("fixed") : QStringLiteral("adaptive");
+    s.redisState = QStringLiteral("off");
+    m_control->fillRates(s);
+    return s;
+}
+
+} // namespace prawmp

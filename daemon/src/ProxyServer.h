@@ -1,0 +1,89 @@
+#pragma once
+#include "ClientRegistry.h"
+#include "DaemonOptions.h"
+#include "HttpConnection.h"
+#include "Router.h"
+
+#include "prawmp/RequestPipeline.h"
+#include "prawmp/StatsSnapshot.h"
+
+#include <QElapsedTimer>
+#include <QHash>
+#include <QList>
+#include <QObject>
+#include <QPointer>
+#include <memory>
+
+class QTcpServer;
+class QTimer;
+
+namespace prawmp {
+
+class ControlEndpoints;
+
+// The daemon: accepts HTTP/1.1 clients, answers control requests, sends
+// everything else through one RequestPipeline (cache, coalescing, fair
+// rate limiting, upstream) and writes each answer back to the connection
+// it came from.
+class ProxyServer : public QObject
+{
+    Q_OBJECT
+public:
+    explicit ProxyServer(const DaemonOptions &options, QObject *parent = nullptr);
+    ~ProxyServer() override;
+
+    // Binds the listening socket(s); on failure returns false with the reason.
+    bool listen(QString *error);
+    QString listeningAddress() const;
+    quint16 port() const;
+
+    // SIGHUP: applies what can change at run time, keeps connections and entries.
+    void applyOptions(const DaemonOptions &options);
+    const DaemonOptions &options() const { return m_options; }
+
+    // Stops accepting, lets requests in progress finish (at most graceMs), then emits stopped().
+    void shutdown(int graceMs);
+
+    StatsSnapshot snapshot() const;
+    RequestPipeline &pipeline() { return *m_pipeline; }
+    const Router &router() const { return *m_router; }
+
+signals:
+    void stopped();
+
+private:
+    struct Pending {
+        QPointer<HttpConnection> connection;
+        quint64 sequence = 0;
+        Request request;
+        QString clientId;
+        qint64 startedMs = 0;
+    };
+
+    void onNewConnection(QTcpServer *server);
+    void onRequest(HttpConnection *connection, const IncomingRequest &incoming);
+    void onConnectionClosed(HttpConnection *connection);
+    void forward(HttpConnection *connection, const IncomingRequest &incoming, const QUrl &url);
+    void answer(Reply *reply);
+    bool authorized(const IncomingRequest &incoming) const;
+    void decorate(Response &response, const QUrl &url) const;
+    void logRequest(const Pending &pending, const Reply &reply, qint64 totalMs) const;
+    void maybeFinishShutdown();
+
+    DaemonOptions m_options;
+    std::unique_ptr<Router> m_router;
+    RequestPipeline *m_pipeline = nullptr;
+    ControlEndpoints *m_control = nullptr;
+    QList<QTcpServer *> m_servers;
+    QHash<HttpConnection *, QString> m_connections; // -> peer address
+    QHash<Reply *, Pending> m_pending;
+    QHash<HttpConnection *, QList<Reply *>> m_pendingByConnection;
+    ClientRegistry m_clients;
+    QElapsedTimer m_clock;
+    bool m_stopping = false;
+    QTimer *m_shutdownDeadline = nullptr;
+
+    friend class ControlEndpoints;
+};
+
+} // namespace prawmp
