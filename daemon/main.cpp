@@ -39,7 +39,7 @@ int main(int argc, char *argv[])
     if (parsed.options.logRequests > 0)
         QLoggingCategory::setFilterRules(QStringLiteral("prawmp.requests.info=true"));
 
-    UnixSignals signals;
+    UnixSignals unixSignals;
     ProxyServer server(parsed.options);
     QString error;
     if (!server.listen(&error)) {
@@ -47,7 +47,7 @@ int main(int argc, char *argv[])
         return 1;
     }
 
-    QObject::connect(&signals, &UnixSignals::reloadRequested, &server, [&] {
+    QObject::connect(&unixSignals, &UnixSignals::reloadRequested, &server, [&] {
         const DaemonOptionsResult reloaded = parser.reload();
         if (!reloaded.ok()) {
             qWarning("reload failed, keeping the current configuration: %s", qPrintable(reloaded.error));
@@ -58,7 +58,7 @@ int main(int argc, char *argv[])
             qWarning("these options need a restart and were not changed: %s", qPrintable(fixed.join(", ")));
         server.applyOptions(reloaded.options);
     });
-    QObject::connect(&signals, &UnixSignals::terminateRequested, &server, [&](int) {
+    QObject::connect(&unixSignals, &UnixSignals::terminateRequested, &server, [&](int) {
         static int count = 0;
         if (++count > 1)
             QCoreApplication::exit(0); // a second signal: stop now

@@ -59,6 +59,8 @@ struct Domain
     int budget = 0;
     double windowSeconds = 0;       // learned from the largest reset seen
     double remaining = 0;           // conservative: counts our own requests in flight
+    bool boundsKnown = false;       // false right after a window rolled over
+    double previousLateEnd = 0;
     bool hasReference = false;      // lowest Remaining announced in this window
     double referenceRemaining = 0;
     double earlyEnd = 0;
@@ -92,6 +94,8 @@ struct RateLimiter::Private
     }
 
     // Starts a new window if the late bound of the current one has passed.
+    // The new window's end is unknown until one of its answers arrives; a
+    // generous guess keeps the budget from renewing early meanwhile.
     void rollWindow(Domain &dom, double t)
     {
         if (!dom.budgetKnown || t < dom.lateEnd)
@@ -100,9 +104,11 @@ struct RateLimiter::Private
         // Requests still in flight may land in the new window: count them there.
         dom.remaining = std::max(0, dom.budget - dom.inFlight);
         while (dom.lateEnd <= t) {
+            dom.previousLateEnd = dom.lateEnd;
             dom.earlyEnd += w;
-            dom.lateEnd += w;
+            dom.lateEnd += 2 * w + 1;
         }
+        dom.boundsKnown = false;
         dom.hasReference = false;
         dom.tokens = std::min(burstCap(dom), dom.remaining);
         dom.tokensAt = t;
@@ -258,6 +264,7 @@ struct RateLimiter::Private
 
         if (!dom.budgetKnown) {
             dom.budgetKnown = true;
+            dom.boundsKnown = true;
             dom.earlyEnd = early;
             dom.lateEnd = late;
             dom.tokens = burstCap(dom);
@@ -268,13 +275,22 @@ struct RateLimiter::Private
             return;
         }
         rollWindow(dom, t);
-        const double tolerance = std::max(1.5, dom.windowSeconds / 2);
-        if (early > dom.lateEnd - 0.5 && early - dom.earlyEnd > tolerance) {
-            // The answer comes from a window we have not seen start.
+        // Each answer places its window's end within [early, late]; answers
+        // of one window overlap there, windows are seconds apart.
+        if (!dom.boundsKnown) {
+            if (late <= dom.previousLateEnd)
+                return; // from the window that ended
+            dom.boundsKnown = true;
             dom.earlyEnd = early;
             dom.lateEnd = late;
             adoptView();
-        } else if (std::abs(early - dom.earlyEnd) <= tolerance) {
+        } else if (early > dom.lateEnd) {
+            // The answer comes from a window we have not seen start.
+            dom.previousLateEnd = dom.lateEnd;
+            dom.earlyEnd = early;
+            dom.lateEnd = late;
+            adoptView();
+        } else if (late >= dom.earlyEnd) {
             // Same window: the bounds only tighten.
             dom.earlyEnd = std::max(dom.earlyEnd, early);
             dom.lateEnd = std::max(std::min(dom.lateEnd, late), dom.earlyEnd);

@@ -7,6 +7,7 @@
 #include <QRegularExpression>
 #include <QSet>
 #include <QSettings>
+#include <QTemporaryFile>
 #include <QTextStream>
 
 #include <algorithm>
@@ -391,12 +392,9 @@ using Values = QHash<QString, QStringList>;
 
 // Lines QSettings would silently drop or merge: malformed lines and
 // repeated keys (QSettings keeps only the last, losing routes).
-QString checkIniLines(const QString &path)
+QString checkIniLines(const QString &path, const QByteArray &content)
 {
-    QFile file(path);
-    if (!file.open(QIODevice::ReadOnly | QIODevice::Text))
-        return QStringLiteral("cannot read config file %1: %2").arg(path, file.errorString());
-    QTextStream in(&file);
+    QTextStream in(content);
     QString section;
     QSet<QString> seen;
     int lineNo = 0;
@@ -429,9 +427,22 @@ QString checkIniLines(const QString &path)
 // Reads the config file into option name -> values.
 QString readConfigFile(const QString &path, Values *values)
 {
-    if (QString e = checkIniLines(path); !e.isEmpty())
+    QFile file(path);
+    if (!file.open(QIODevice::ReadOnly))
+        return QStringLiteral("cannot read config file %1: %2").arg(path, file.errorString());
+    const QByteArray content = file.readAll();
+    file.close();
+    if (QString e = checkIniLines(path, content); !e.isEmpty())
         return e;
-    QSettings ini(path, QSettings::IniFormat);
+
+    // QSettings keeps a process-wide cache of parsed files, refreshed only
+    // when size or mtime changed: an edit of the same size within one
+    // timestamp tick would go unseen on SIGHUP. Parsing a private snapshot
+    // of the bytes just checked avoids that (and any edit in between).
+    QTemporaryFile snapshot(QDir::tempPath() + u"/prawmp-config-XXXXXX.ini"_s);
+    if (!snapshot.open() || snapshot.write(content) != content.size() || !snapshot.flush())
+        return QStringLiteral("cannot read config file %1: no temporary space to parse it").arg(path);
+    QSettings ini(snapshot.fileName(), QSettings::IniFormat);
     // A FormatError comes from the lines checkIniLines accepts as comments
     // ('#'); everything else it would have reported with a line number.
     if (ini.status() == QSettings::AccessError)
@@ -583,7 +594,7 @@ QString DaemonOptions::redactedRedis() const
     if (u.password().isEmpty())
         return redis;
     QString userInfo = u.userName(QUrl::FullyEncoded) + QLatin1Char(':') + kRedacted;
-    return u.scheme() + u"://" + userInfo + QLatin1Char('@')
+    return u.scheme() + u"://"_s + userInfo + QLatin1Char('@')
         + u.toString(QUrl::RemoveScheme | QUrl::RemoveUserInfo).mid(2);
 }
 
@@ -593,13 +604,13 @@ QString DaemonOptions::describe() const
     for (const RouteSpec &r : routes)
         routeTexts.append(r.prefix + QLatin1Char('=') + r.target.toString());
     const auto line = [](const QString &key, const QString &value) {
-        return key + u" = " + value;
+        return key + u" = "_s + value;
     };
     QStringList l;
     l << line(u"addr"_s, addr) << line(u"port"_s, QString::number(port))
       << line(u"upstream"_s, upstream.isEmpty() ? u"(Reddit's routes)"_s : upstream.toString())
-      << line(u"route"_s, routeTexts.join(u", "))
-      << line(u"allow-host"_s, allowHosts.join(u", "))
+      << line(u"route"_s, routes.isEmpty() ? u"(none)"_s : routeTexts.join(u", "))
+      << line(u"allow-host"_s, allowHosts.isEmpty() ? u"(none)"_s : allowHosts.join(u", "))
       << line(u"delay"_s, seconds(delaySeconds))
       << line(u"rate-mode"_s, rateMode == RateMode::Fixed ? u"fixed"_s : u"adaptive"_s)
       << line(u"burst"_s, seconds(burstFraction))
@@ -766,9 +777,9 @@ QString DaemonOptionsParser::versionText() const
 
 QStringList DaemonOptionsParser::optionNames() const
 {
-    QStringList names;
-    for (const QCommandLineOption &o : d->parser.options())
-        names.append(o.names().constLast());
+    QStringList names{u"help"_s, u"version"_s};
+    for (const OptionSpec &s : specs())
+        names.append(s.name);
     return names;
 }
 

@@ -29,6 +29,9 @@ struct HttpLimits
     qsizetype maxBodyBytes = 32 * 1024 * 1024; // -> 413
     int headerTimeoutMs = 10'000;             // headers not complete in time -> 408
     int idleTimeoutMs = 75'000;               // keep-alive connection with nothing to do -> closed
+    // Requests read ahead of their answers; beyond this the connection stops
+    // reading (TCP back-pressure) until answers go out.
+    int maxPipelinedRequests = 64;
 };
 
 // Server side of one HTTP/1.1 connection, on Debian's http-parser.

@@ -12,7 +12,7 @@
 
 namespace prawmp {
 
-Q_LOGGING_CATEGORY(lcSignals, "prawmp.signals")
+Q_LOGGING_CATEGORY(lcSignals, "prawmp.signals", QtInfoMsg)
 
 namespace {
 

@@ -460,16 +460,20 @@ void FakeReddit::onNewConnection(QTcpServer *server)
 
 void FakeReddit::onRequest(HttpConnection *connection, const IncomingRequest &request)
 {
-    // Origin-form normally; a misbehaving proxy may forward absolute-form.
-    QUrl url = request.target.startsWith('/')
-                   ? QUrl::fromEncoded("http://fake-reddit" + request.target)
-                   : QUrl::fromEncoded(request.target);
-    QByteArray target = url.path(QUrl::FullyEncoded).toUtf8();
-    if (target.isEmpty())
-        target = "/";
-    const QByteArray path = target;
-    if (url.hasQuery())
-        target += '?' + url.query(QUrl::FullyEncoded).toUtf8();
+    // Origin-form normally (kept byte for byte: serials are per exact
+    // target); a misbehaving proxy may forward absolute-form.
+    const bool originForm = request.target.startsWith('/');
+    const QUrl url = originForm ? QUrl::fromEncoded("http://fake-reddit" + request.target)
+                                : QUrl::fromEncoded(request.target);
+    QByteArray target = request.target;
+    if (!originForm) {
+        target = url.path(QUrl::FullyEncoded).toUtf8();
+        if (target.isEmpty())
+            target = "/";
+        if (url.hasQuery())
+            target += '?' + url.query(QUrl::FullyEncoded).toUtf8();
+    }
+    const QByteArray path = target.left(target.indexOf('?') < 0 ? target.size() : target.indexOf('?'));
 
     if (path.startsWith("/__")) {
         handleControl(connection, request, url);
@@ -709,7 +713,7 @@ Response FakeReddit::listing(const QString &sub, const QString &kind, const QUrl
     const qint64 end = std::min<qint64>(first + limit, kMaxListingItems);
     for (qint64 i = first; i < end; ++i) {
         const QString id = QString::fromLatin1(toBase36(offset + i));
-        lastName = u"t3_" + id;
+        lastName = QStringLiteral("t3_") + id;
         const QString title = QStringLiteral("%1 post %2 in r/%3").arg(kind).arg(i + 1).arg(sub);
         const QString permalink = QStringLiteral("/r/%1/comments/%2/%1_%3_%4/")
                                       .arg(sub, id, kind).arg(i + 1);
@@ -719,8 +723,8 @@ Response FakeReddit::listing(const QString &sub, const QString &kind, const QUrl
             {"name", lastName},
             {"title", title},
             {"subreddit", sub},
-            {"subreddit_name_prefixed", u"r/" + sub},
-            {"subreddit_id", u"t5_" + QString::fromLatin1(toBase36(kIdBase + stableHash(sub.toLower()) % 1'000'000))},
+            {"subreddit_name_prefixed", QStringLiteral("r/") + sub},
+            {"subreddit_id", QStringLiteral("t5_") + QString::fromLatin1(toBase36(kIdBase + stableHash(sub.toLower()) % 1'000'000))},
             {"author", QStringLiteral("author_%1").arg(stableHash(lastName) % 997)},
             {"score", score},
             {"ups", score},
@@ -728,7 +732,7 @@ Response FakeReddit::listing(const QString &sub, const QString &kind, const QUrl
             {"created_utc", kind == u"new" ? kCreatedBase - double(i) * 60.0
                                             : kCreatedBase - double(i) * 3600.0},
             {"permalink", permalink},
-            {"url", u"https://www.reddit.com" + permalink},
+            {"url", QStringLiteral("https://www.reddit.com") + permalink},
             {"selftext", QStringLiteral("Body of %1.").arg(title)},
             {"is_self", true},
             {"over_18", false},
@@ -764,8 +768,8 @@ Response FakeReddit::about(const QString &sub, const QByteArray &target)
         {"kind", "t5"},
         {"data", QJsonObject{
                      {"display_name", sub},
-                     {"display_name_prefixed", u"r/" + sub},
-                     {"name", u"t5_" + QString::fromLatin1(toBase36(kIdBase + h % 1'000'000))},
+                     {"display_name_prefixed", QStringLiteral("r/") + sub},
+                     {"name", QStringLiteral("t5_") + QString::fromLatin1(toBase36(kIdBase + h % 1'000'000))},
                      {"id", QString::fromLatin1(toBase36(kIdBase + h % 1'000'000))},
                      {"title", QStringLiteral("The %1 community").arg(sub)},
                      {"public_description", QStringLiteral("A fake r/%1 for tests.").arg(sub)},
@@ -877,7 +881,7 @@ Response FakeReddit::comment(const IncomingRequest &request, const QString &toke
     const QString id = QString::fromLatin1(toBase36(kIdBase * 36 + qint64(serial)));
     const QJsonObject data{
         {"id", id},
-        {"name", u"t1_" + id},
+        {"name", QStringLiteral("t1_") + id},
         {"parent_id", thing},
         {"link_id", thing.startsWith(u"t3_") ? thing : QStringLiteral("t3_unknown")},
         {"body", text},

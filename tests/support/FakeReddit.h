@@ -185,7 +185,7 @@ public:
     QJsonObject statsJson() const;
     void clearLog();
     // How many times that exact path+query has been served (its last serial).
-    int servedCount(QByteArrayView target) const { return m_serials.value(QByteArray(target)); }
+    int servedCount(QByteArrayView target) const { return m_serials.value(target.toByteArray()); }
     void resetSerials() { m_serials.clear(); }
 
     // Open TCP connections (hanging ones included).

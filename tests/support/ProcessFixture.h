@@ -31,7 +31,8 @@ public:
     void setEnvironment(const QProcessEnvironment &environment);
     void setEnv(const QString &name, const QString &value);
     void setWorkingDirectory(const QString &directory);
-    // The line that means "ready"; capture 1 = host, capture 2 = port.
+    // The line that means "ready"; the last capture is the port, capture 1
+    // the host when there are two.
     void setReadyPattern(const QRegularExpression &pattern);
     // Copy every output line to the test's stderr as it arrives
     // (default: on when PRAWMP_TEST_ECHO=1 in the environment).

@@ -2,13 +2,19 @@
 #include <QString>
 
 // Paths of the programs the tests start, from tests/CMakeLists.txt
-// (PRAWMP_FAKE_REDDIT, PRAWMP_BIN_*). Empty when the program is not built,
+// (PRAWMP_BIN_FAKE_REDDIT, PRAWMP_BIN_*). Empty when the program is not built,
 // so a test can QSKIP instead of failing to compile.
 namespace prawmp::test {
 
 inline QString fakeRedditProgram()
 {
+#if defined(PRAWMP_BIN_FAKE_REDDIT)
+    return QStringLiteral(PRAWMP_BIN_FAKE_REDDIT);
+#elif defined(PRAWMP_FAKE_REDDIT)
     return QStringLiteral(PRAWMP_FAKE_REDDIT);
+#else
+    return {};
+#endif
 }
 
 inline QString daemonProgram()
