@@ -74,7 +74,8 @@ HttpResult fetch(QNetworkAccessManager &nam, const QUrl &url, const RequestSpec 
         request.setHeader(QNetworkRequest::ContentTypeHeader, "application/x-www-form-urlencoded");
     QNetworkReply *reply = nam.sendCustomRequest(request, spec.verb, spec.body);
     HttpResult result;
-    result.finished = QTest::qWaitFor([reply] { return reply->isFinished(); }, timeoutMs);
+    QSignalSpy finished(reply, &QNetworkReply::finished);
+    result.finished = reply->isFinished() || finished.wait(timeoutMs);
     result.error = reply->error();
     result.errorString = reply->errorString();
     result.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
@@ -104,13 +105,15 @@ RawResult rawExchange(quint16 port, const QByteArray &request, int timeoutMs = 5
 {
     QTcpSocket socket;
     RawResult result;
+    QSignalSpy connected(&socket, &QTcpSocket::connected);
     socket.connectToHost(QHostAddress::LocalHost, port);
-    if (!QTest::qWaitFor([&] { return socket.state() == QAbstractSocket::ConnectedState; }, 5'000))
+    if (!connected.wait(5'000))
         return result;
     socket.write(request);
     QObject::connect(&socket, &QTcpSocket::readyRead, [&] { result.data += socket.readAll(); });
-    result.closedByServer = QTest::qWaitFor(
-        [&] { return socket.state() == QAbstractSocket::UnconnectedState; }, timeoutMs);
+    QSignalSpy disconnected(&socket, &QTcpSocket::disconnected);
+    result.closedByServer = socket.state() == QAbstractSocket::UnconnectedState
+                            || disconnected.wait(timeoutMs);
     result.data += socket.readAll();
     return result;
 }

@@ -10,6 +10,7 @@
 
 #include <http_parser.h>
 
+#include <array>
 #include <atomic>
 #include <charconv>
 #include <deque>
@@ -25,7 +26,7 @@ namespace prawmp {
 
 namespace {
 
-Q_LOGGING_CATEGORY(lcHttpConnection, "prawmp.http")
+Q_LOGGING_CATEGORY(lcHttpConnection, "prawmp.http", QtInfoMsg)
 
 // Once the last answer is out we half-close and keep reading (and
 // dropping) what the peer still sends for this long, so that unread input
@@ -112,6 +113,29 @@ void appendNumber(QByteArray &out, qint64 value, int base = 10)
     out.append(buffer, result.ptr - buffer);
 }
 
+// RFC 9110 token: http-parser lets "Name :" and " Name:" through, which
+// a server must refuse (RFC 9112 §5.1) lest another hop read them otherwise.
+bool isToken(const QByteArray &name)
+{
+    static const auto table = [] {
+        std::array<bool, 256> t{};
+        for (int c = '0'; c <= '9'; ++c)
+            t[size_t(c)] = true;
+        for (int c = 'a'; c <= 'z'; ++c)
+            t[size_t(c)] = t[size_t(c - 'a' + 'A')] = true;
+        for (char c : QByteArrayView("!#$%&'*+-.^_`|~"))
+            t[uchar(c)] = true;
+        return t;
+    }();
+    if (name.isEmpty())
+        return false;
+    for (char c : name) {
+        if (!table[uchar(c)])
+            return false;
+    }
+    return true;
+}
+
 bool parseDecimal(QByteArrayView text, qint64 *value)
 {
     text = text.trimmed();
@@ -176,6 +200,8 @@ struct HttpConnection::Private
     enum class HeaderPart { None, Field, Value } headerPart = HeaderPart::None;
     QByteArray field;
     QByteArray value;
+    const char *parseEnd = nullptr;   // end of the bytes given to http-parser
+    bool valueEndedMidBuffer = false; // the last value piece ended at its line's end
     qsizetype headerBytes = 0;
     int contentLengthFields = 0;
     int transferEncodingFields = 0;
@@ -217,7 +243,7 @@ struct HttpConnection::Private
     void discardInput();
     void beginMessage();
     bool addHeaderBytes(qsizetype n);
-    void flushHeaderField();
+    bool flushHeaderField();
     int headersComplete();
     int bodyData(const char *at, size_t length);
     int chunkHeader();
@@ -277,7 +303,8 @@ const http_parser_settings HttpConnection::Private::settings = [] {
             return 0; // chunked trailer fields: counted, not kept
         switch (d->headerPart) {
         case HeaderPart::Value:
-            d->flushHeaderField();
+            if (!d->flushHeaderField())
+                return 1;
             [[fallthrough]];
         case HeaderPart::None:
             d->field = QByteArray(at, qsizetype(length));
@@ -298,9 +325,16 @@ const http_parser_settings HttpConnection::Private::settings = [] {
         if (d->headerPart == HeaderPart::Field) {
             d->value = QByteArray(at, qsizetype(length));
             d->headerPart = HeaderPart::Value;
+        } else if (d->valueEndedMidBuffer) {
+            // The value went on after its line ended: obsolete line folding,
+            // refused as RFC 9112 §5.2 allows (it hides fields from checks).
+            d->failInCallback(400, QStringLiteral("bad_request"),
+                              QStringLiteral("Folded header lines are refused."));
+            return 1;
         } else {
-            d->value.append(at, qsizetype(length));
+            d->value.append(at, qsizetype(length)); // split across reads
         }
+        d->valueEndedMidBuffer = at + length != d->parseEnd;
         return 0;
     };
     s.on_headers_complete = [](http_parser *p) -> int { return priv(p)->headersComplete(); };
@@ -341,12 +375,17 @@ bool HttpConnection::Private::addHeaderBytes(qsizetype n)
     return false;
 }
 
-void HttpConnection::Private::flushHeaderField()
+bool HttpConnection::Private::flushHeaderField()
 {
     if (headerPart == HeaderPart::None)
-        return;
+        return true;
     if (headerPart == HeaderPart::Field)
         value.clear();
+    if (!isToken(field)) {
+        failInCallback(400, QStringLiteral("bad_request"),
+                       QStringLiteral("Invalid header field name."));
+        return false;
+    }
     headerBytes += 4; // ": " and CRLF
     // Tracked here rather than trusted to http-parser: framing must be
     // unambiguous or the request is refused (request smuggling).
@@ -371,11 +410,13 @@ void HttpConnection::Private::flushHeaderField()
     }
     current.headers.add(field, value);
     headerPart = HeaderPart::None;
+    return true;
 }
 
 int HttpConnection::Private::headersComplete()
 {
-    flushHeaderField();
+    if (!flushHeaderField())
+        return -1;
     headersDone = true;
     headerDeadline = -1;
 
@@ -581,6 +622,7 @@ void HttpConnection::Private::processInput()
 
         const char *data = input.constData() + inputPos;
         const size_t length = size_t(input.size() - inputPos);
+        parseEnd = data + length;
         const size_t parsed = http_parser_execute(&parser, &settings, data, length);
         inputPos += qsizetype(parsed);
 

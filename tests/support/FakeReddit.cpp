@@ -25,6 +25,14 @@ constexpr int kMaxListingItems = 1000; // Reddit's listings stop at about 1000 i
 constexpr qint64 kIdBase = 60466176;    // 36^5: ids have 6 base-36 digits, like Reddit's
 constexpr double kCreatedBase = 1700000000.0;
 
+// X-Ratelimit-Reset: whole seconds left, rounded down. The time left is in
+// (0, W]; at the window's very first millisecond it is W, which Reddit
+// announces as W - 1 (599 for its 600 s window).
+int resetSeconds(double secondsLeft)
+{
+    return std::max(0, int(std::floor(secondsLeft - 0.001)));
+}
+
 QByteArray toBase36(qint64 n)
 {
     return QByteArray::number(n, 36);
@@ -413,7 +421,7 @@ QJsonObject FakeReddit::statsJson() const
         {"current_window", currentWindow()},
         {"used", used},
         {"remaining", m_options.budget > 0 ? std::max(0, m_options.budget - used) : -1},
-        {"reset", int(std::floor(secondsToWindowEnd()))},
+        {"reset", resetSeconds(secondsToWindowEnd())},
         {"total", stats.total},
         {"max_per_window", stats.maxPerWindow},
         {"too_many_requests", stats.tooManyRequests},
@@ -531,7 +539,7 @@ void FakeReddit::onRequest(HttpConnection *connection, const IncomingRequest &re
         response.headers.set("X-Ratelimit-Remaining",
                              QByteArray::number(double(m_options.budget - used), 'f', 1));
         response.headers.set("X-Ratelimit-Reset",
-                             QByteArray::number(std::max<qint64>(0, qint64(std::floor(toEnd)))));
+                             QByteArray::number(resetSeconds(toEnd)));
     }
 
     m_log.append(record);

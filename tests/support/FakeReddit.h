@@ -11,7 +11,6 @@
 #include <QMap>
 #include <QObject>
 #include <QPointer>
-#include <QSet>
 #include <QString>
 #include <QUrl>
 

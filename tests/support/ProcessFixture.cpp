@@ -1,7 +1,9 @@
 #include "ProcessFixture.h"
 
+#include <QDeadlineTimer>
+#include <QEventLoop>
 #include <QFileInfo>
-#include <QTest>
+#include <QTimer>
 
 #include <csignal>
 #include <cstdio>
@@ -15,6 +17,29 @@
 #endif
 
 namespace prawmp::test {
+
+// Runs the event loop until done() or the timeout. Wakes on the process's
+// signals, so a line is seen as soon as it arrives (QTest::qWaitFor would
+// poll every 10 ms).
+bool ProcessFixture::waitUntil(const std::function<bool()> &done, int timeoutMs)
+{
+    const QDeadlineTimer deadline(timeoutMs);
+    while (!done()) {
+        const qint64 remaining = deadline.remainingTime();
+        if (remaining <= 0)
+            return false;
+        QEventLoop loop;
+        QTimer tick;
+        tick.setSingleShot(true);
+        connect(&tick, &QTimer::timeout, &loop, &QEventLoop::quit);
+        connect(this, &ProcessFixture::lineReceived, &loop, &QEventLoop::quit);
+        connect(&m_process, &QProcess::stateChanged, &loop, &QEventLoop::quit);
+        connect(&m_process, &QProcess::finished, &loop, &QEventLoop::quit);
+        tick.start(int(std::min<qint64>(remaining, 50)));
+        loop.exec();
+    }
+    return true;
+}
 
 ProcessFixture::ProcessFixture(QObject *parent)
     : QObject(parent)
@@ -126,7 +151,7 @@ bool ProcessFixture::start(const QString &program, const QStringList &arguments,
 
 bool ProcessFixture::waitForReady(int timeoutMs)
 {
-    QTest::qWaitFor([this] { return m_ready || m_process.state() == QProcess::NotRunning; },
+    waitUntil([this] { return m_ready || m_process.state() == QProcess::NotRunning; },
                     timeoutMs);
     if (m_ready)
         return true;
@@ -159,7 +184,7 @@ QRegularExpressionMatch ProcessFixture::waitForOutput(const QRegularExpression &
         }
         return false;
     };
-    QTest::qWaitFor([&] { return scan() || m_process.state() == QProcess::NotRunning; },
+    waitUntil([&] { return scan() || m_process.state() == QProcess::NotRunning; },
                     timeoutMs);
     if (!match.hasMatch())
         scan(); // lines flushed at exit
@@ -170,7 +195,7 @@ bool ProcessFixture::waitForFinished(int timeoutMs)
 {
     if (m_process.state() == QProcess::NotRunning)
         return true;
-    return QTest::qWaitFor([this] { return m_process.state() == QProcess::NotRunning; },
+    return waitUntil([this] { return m_process.state() == QProcess::NotRunning; },
                            timeoutMs);
 }
 

@@ -7,6 +7,8 @@
 #include <QStringList>
 #include <QUrl>
 
+#include <functional>
+
 namespace prawmp::test {
 
 // One program (daemon, fake-reddit, client...) started by a test as a real
@@ -91,6 +93,7 @@ signals:
     void finished(int exitCode, QProcess::ExitStatus status);
 
 private:
+    bool waitUntil(const std::function<bool()> &done, int timeoutMs);
     void readChannel(QProcess::ProcessChannel channel);
     void flushPartialLines();
     void addLine(const QString &line, QProcess::ProcessChannel channel);
