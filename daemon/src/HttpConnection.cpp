@@ -415,7 +415,7 @@ bool HttpConnection::Private::flushHeaderField()
 
 int HttpConnection::Private::headersComplete()
 {
-    if (!flushHeaderField())
+    if (!flushHeaderField() || !addHeaderBytes(0))
         return -1;
     headersDone = true;
     headerDeadline = -1;
