@@ -1,5 +1,8 @@
 #include "prawmp/RateLimiter.h"
 
+#include "prawmp/BudgetAuthority.h"
+
+#include <QDateTime>
 #include <QElapsedTimer>
 #include <QHash>
 #include <QLoggingCategory>
@@ -36,6 +39,7 @@ struct InFlight
 {
     QString domain;
     double grantedAt = 0;
+    qint64 grantedAtEpochMs = 0;
 };
 
 // What one rate domain knows and who waits for it.
@@ -70,6 +74,10 @@ struct Domain
 
     quint64 granted = 0;
     quint64 rejected429 = 0;
+
+    // Distributed mode: one slot request to the authority at a time.
+    bool asking = false;
+    double askAgainAt = 0;
 };
 
 } // namespace
@@ -85,6 +93,7 @@ struct RateLimiter::Private
     QHash<Ticket, InFlight> inFlight; // granted, not yet completed
     Ticket nextTicket = 1;
     QTimer *timer = nullptr;
+    BudgetAuthority *authority = nullptr;
 
     double now() const { return double(clock.nsecsElapsed()) / 1e9; }
 
@@ -160,13 +169,9 @@ struct RateLimiter::Private
         }
     }
 
-    // Grants what may go now; returns seconds until the next evaluation.
-    double serve(Domain &dom, double t)
+    // Hands the next waiter in rotation its slot.
+    void grantNext(Domain &dom, double t)
     {
-        while (dom.queued > 0) {
-            const double wait = secondsUntilGrant(dom, t);
-            if (wait > 0)
-                return wait;
             const QString client = dom.rotation.front();
             dom.rotation.pop_front();
             auto &queue = dom.queues[client];
@@ -181,13 +186,54 @@ struct RateLimiter::Private
             spend(dom, t);
             inFlight.insert(waiter.ticket, InFlight{dom.name, t});
             if (waiter.context) {
+                inFlight[waiter.ticket].grantedAtEpochMs = QDateTime::currentMSecsSinceEpoch();
                 QMetaObject::invokeMethod(waiter.context, std::move(waiter.granted), Qt::QueuedConnection);
             } else {
                 // Nobody left to send it: hand the slot back.
                 inFlight.remove(waiter.ticket);
                 unspend(dom);
+                if (authority)
+                    authority->returnSlot(dom.name);
             }
+    }
+
+    // Grants what may go now; returns seconds until the next evaluation.
+    double serve(Domain &dom, double t)
+    {
+        if (authority)
+            return askAuthority(dom, t);
+        while (dom.queued > 0) {
+            const double wait = secondsUntilGrant(dom, t);
+            if (wait > 0)
+                return wait;
+            grantNext(dom, t);
         }
+        return kNever;
+    }
+
+    // Distributed mode: the shared budget decides, the local queue orders.
+    double askAuthority(Domain &dom, double t)
+    {
+        if (dom.queued == 0 || dom.asking)
+            return kNever;
+        if (t < dom.askAgainAt)
+            return dom.askAgainAt - t;
+        dom.asking = true;
+        const QString name = dom.name;
+        authority->requestSlot(name, [this, name](double waitSeconds) {
+            QMutexLocker lock(&mutex);
+            Domain &d = domains[name];
+            d.asking = false;
+            const double now = this->now();
+            if (waitSeconds > 0) {
+                d.askAgainAt = now + waitSeconds;
+            } else if (d.queued > 0) {
+                grantNext(d, now);
+            } else {
+                authority->returnSlot(name); // the waiter left meanwhile
+            }
+            serveAll();
+        });
         return kNever;
     }
 
@@ -316,7 +362,9 @@ struct RateLimiter::Private
         if (dit == domains.end())
             return;
         --dit->inFlight;
-        if (headers)
+        if (authority)
+            authority->slotFinished(flight.domain, flight.grantedAtEpochMs, status, headers);
+        else if (headers)
             learn(*dit, flight, status, *headers, now());
         kick();
     }
@@ -343,6 +391,13 @@ void RateLimiter::setConfig(const RateLimitConfig &config)
 {
     QMutexLocker lock(&d->mutex);
     d->config = config;
+    d->kick();
+}
+
+void RateLimiter::setAuthority(BudgetAuthority *authority)
+{
+    QMutexLocker lock(&d->mutex);
+    d->authority = authority;
     d->kick();
 }
 
@@ -461,6 +516,8 @@ DomainState RateLimiter::state(const QString &domain) const
     s.paused = t < dom.pausedUntil;
     s.granted = dom.granted;
     s.rejected429 = dom.rejected429;
+    if (d->authority)
+        d->authority->describe(domain, s);
     return s;
 }
 

@@ -2,6 +2,7 @@
 
 #include "prawmp/CacheKey.h"
 #include "prawmp/ResponseCache.h"
+#include "prawmp/SharedCache.h"
 #include "prawmp/Upstream.h"
 
 #include <QDateTime>
@@ -46,6 +47,7 @@ struct RequestPipeline::Private
     RequestPipeline *q = nullptr;
     PipelineConfig config;
     ResponseCache cache;
+    SharedCache *shared = nullptr;
     RateLimiter *limiter = nullptr;
     Upstream *upstream = nullptr;
     QElapsedTimer clock;
@@ -87,7 +89,7 @@ struct RequestPipeline::Private
         emit q->requestFinished(r);
     }
 
-    Flight *startFlight(const Request &request, const CacheKey &key, bool coalescable)
+    Flight *createFlight(const Request &request, const CacheKey &key, bool coalescable)
     {
         auto *flight = new Flight;
         flight->request = request;
@@ -97,9 +99,41 @@ struct RequestPipeline::Private
         flights.insert(flight, true);
         if (coalescable)
             coalescing.insert(key, flight);
-        flight->ticket = limiter->acquire(rateDomain(request.url), request.clientId, q,
-                                          [this, flight] { dispatch(flight); });
         return flight;
+    }
+
+    void enqueue(Flight *flight)
+    {
+        flight->queuedAtMs = clock.elapsed();
+        flight->ticket = limiter->acquire(rateDomain(flight->request.url), flight->request.clientId, q,
+                                          [this, flight] { dispatch(flight); });
+    }
+
+    // Distributed mode: another daemon may have the answer already.
+    void lookUpShared(Flight *flight)
+    {
+        shared->lookup(flight->key, [this, flight](std::optional<SharedCache::Hit> hit) {
+            if (!flights.contains(flight))
+                return; // every waiter left meanwhile
+            if (!hit) {
+                enqueue(flight);
+                return;
+            }
+            for (int i = 0; i < flight->waiters.size(); ++i) {
+                Reply *reply = flight->waiters[i];
+                if (!reply || reply->isFinished())
+                    continue;
+                // Counted as a miss (or coalesced) on arrival; a hit after all.
+                if (i == 0)
+                    --counters.misses;
+                else
+                    --counters.coalesced;
+                ++counters.hits;
+                reply->finish(hit->response, CacheStatus::Hit, hit->ageSeconds);
+                report(flight->request, *reply, flight->startedMs[i]);
+            }
+            drop(flight);
+        });
     }
 
     void dispatch(Flight *flight)
@@ -123,10 +157,14 @@ struct RequestPipeline::Private
             limiter->complete(flight->ticket, response.status, response.headers);
             if (response.status == 429)
                 ++counters.upstream429;
-            if (flight->request.isCacheableMethod())
-                cache.store(flight->key, response);
-            else if (flight->request.isWriteMethod() && response.status < 400)
+            if (flight->request.isCacheableMethod()) {
+                if (cache.store(flight->key, response) && shared)
+                    shared->store(flight->key, response, cache.ttl());
+            } else if (flight->request.isWriteMethod() && response.status < 400) {
                 cache.evict({flight->request.url.toString()});
+                if (shared)
+                    shared->evict({CacheKey::normalizeUrl(flight->request.url)});
+            }
         }
         const bool fresh = flight->request.isCacheableMethod() && flight->request.wantsFreshAnswer();
         const CacheStatus first = !flight->request.isCacheableMethod() || fresh ? CacheStatus::Bypass
@@ -205,7 +243,9 @@ Reply *RequestPipeline::submit(const Request &request)
 
     if (!request.isCacheableMethod()) {
         ++d->counters.bypasses;
-        d->attach(d->startFlight(request, CacheKey(), false), reply);
+        Flight *flight = d->createFlight(request, CacheKey(), false);
+        d->attach(flight, reply);
+        d->enqueue(flight);
     } else {
         const CacheKey key = CacheKey::forRequest(request);
         const bool fresh = request.wantsFreshAnswer();
@@ -238,13 +278,35 @@ Reply *RequestPipeline::submit(const Request &request)
                 return reply;
             }
         }
-        d->attach(d->startFlight(request, key, !fresh), reply);
+        Flight *flight = d->createFlight(request, key, !fresh);
+        d->attach(flight, reply);
+        if (d->shared && !fresh)
+            d->lookUpShared(flight);
+        else
+            d->enqueue(flight);
     }
     return reply;
 }
 
-int RequestPipeline::evict(const QStringList &urls) { return d->cache.evict(urls); }
-int RequestPipeline::clear() { return d->cache.clear(); }
+int RequestPipeline::evict(const QStringList &urls)
+{
+    if (d->shared) {
+        QStringList normalized;
+        for (const QString &url : urls)
+            normalized.append(CacheKey::normalizeUrl(QUrl(url)));
+        d->shared->evict(normalized);
+    }
+    return d->cache.evict(urls);
+}
+
+int RequestPipeline::clear()
+{
+    if (d->shared)
+        d->shared->clear();
+    return d->cache.clear();
+}
+
+void RequestPipeline::setSharedCache(SharedCache *shared) { d->shared = shared; }
 
 void RequestPipeline::reconfigure(const PipelineConfig &config)
 {

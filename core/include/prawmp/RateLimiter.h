@@ -52,6 +52,10 @@ public:
     void setConfig(const RateLimitConfig &config);
     RateLimitConfig config() const;
 
+    // Distributed mode: slots come from this authority (not owned; must
+    // outlive the limiter or be unset). nullptr: the budget is local.
+    void setAuthority(class BudgetAuthority *authority);
+
     // Queues a request; `granted` runs (in `context`'s thread, unless the
     // context is gone) when it may be sent. Every granted ticket must later
     // be closed with complete() or fail().

@@ -10,6 +10,7 @@
 namespace prawmp {
 
 class ResponseCache;
+class SharedCache;
 class Upstream;
 
 struct PRAWMP_EXPORT PipelineConfig
@@ -71,6 +72,10 @@ public:
     // Applies new TTL, size bound, rate policy and timeout; keeps the entries.
     void reconfigure(const PipelineConfig &config);
     PipelineConfig config() const;
+
+    // Distributed mode: consulted after a local miss, kept in step on
+    // store/evict/clear (not owned; nullptr: local only).
+    void setSharedCache(SharedCache *shared);
 
     ResponseCache &cache();
     RateLimiter &limiter();
