@@ -588,7 +588,8 @@ void TestHttpConnection::malformedRequestIsRefused_data()
     QTest::newRow("bare CR") << QByteArray("GET / HTTP/1.1\r\nHost: t\rX: y\r\n\r\n") << 400;
     QTest::newRow("control character in value")
         << QByteArray("GET / HTTP/1.1\r\nHost: t\r\nX-A: a\x01z\r\n\r\n") << 400;
-    QTest::newRow("nul in target") << QByteArray("GET /a\0b HTTP/1.1\r\n\r\n", 24) << 400;
+    static const char withNul[] = "GET /a\0b HTTP/1.1\r\n\r\n";
+    QTest::newRow("nul in target") << QByteArray(withNul, sizeof withNul - 1) << 400;
     QTest::newRow("HTTP/2.0 framing") << QByteArray("GET / HTTP/2.0\r\nHost: t\r\n\r\n") << 505;
 }
 

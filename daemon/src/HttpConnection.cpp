@@ -545,13 +545,10 @@ void HttpConnection::Private::fail(int status, const QString &code, const QStrin
         return;
     qCDebug(lcHttpConnection) << "connection" << id << "refuses a request:" << status << message;
     stopParsing = true;
-    quint64 sequence = 0;
-    if (inMessage && hasSlot) {
-        sequence = current.sequence;
-        // No slot after this one exists yet: requests are numbered in order.
-    } else {
-        sequence = openSlot(false, false, 1);
-    }
+    // The request being read keeps its place if it has one; no slot after
+    // it exists yet, since requests are numbered in order.
+    quint64 sequence = inMessage && hasSlot && slotFor(current.sequence) ? current.sequence
+                                                                         : openSlot(false, false, 1);
     inMessage = false;
     headerDeadline = -1;
     input.clear();
