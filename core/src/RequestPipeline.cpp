@@ -36,6 +36,9 @@ struct Flight
     QList<QPointer<Reply>> waiters;
     QList<qint64> startedMs; // per waiter, on the pipeline clock
     RateLimiter::Ticket ticket = 0;
+    // Tells this flight from a later one allocated at the same address,
+    // for a grant still queued when its own flight went away.
+    quint64 serial = 0;
     quint64 upstreamId = 0;
     bool dispatched = false;
     qint64 queuedAtMs = 0;
@@ -53,6 +56,7 @@ struct RequestPipeline::Private
     QElapsedTimer clock;
     QHash<CacheKey, Flight *> coalescing;
     QHash<Flight *, bool> flights; // owned
+    quint64 nextFlightSerial = 0;
     PipelineCounters counters;
 
     explicit Private(const PipelineConfig &c) : config(c), cache(c.cacheTtlSeconds, c.cacheMaxBytes)
@@ -96,6 +100,7 @@ struct RequestPipeline::Private
         flight->key = key;
         flight->coalescable = coalescable;
         flight->queuedAtMs = clock.elapsed();
+        flight->serial = ++nextFlightSerial;
         flights.insert(flight, true);
         if (coalescable)
             coalescing.insert(key, flight);
@@ -106,14 +111,14 @@ struct RequestPipeline::Private
     {
         flight->queuedAtMs = clock.elapsed();
         flight->ticket = limiter->acquire(rateDomain(flight->request.url), flight->request.clientId, q,
-                                          [this, flight] { dispatch(flight); });
+                                          [this, flight, serial = flight->serial] { dispatch(flight, serial); });
     }
 
     // Distributed mode: another daemon may have the answer already.
     void lookUpShared(Flight *flight)
     {
-        shared->lookup(flight->key, [this, flight](std::optional<SharedCache::Hit> hit) {
-            if (!flights.contains(flight))
+        shared->lookup(flight->key, [this, flight, serial = flight->serial](std::optional<SharedCache::Hit> hit) {
+            if (!flights.contains(flight) || flight->serial != serial)
                 return; // every waiter left meanwhile
             if (!hit) {
                 enqueue(flight);
@@ -136,9 +141,9 @@ struct RequestPipeline::Private
         });
     }
 
-    void dispatch(Flight *flight)
+    void dispatch(Flight *flight, quint64 serial)
     {
-        if (!flights.contains(flight))
+        if (!flights.contains(flight) || flight->serial != serial)
             return;
         flight->dispatched = true;
         flight->waitMs = clock.elapsed() - flight->queuedAtMs;
@@ -206,9 +211,31 @@ struct RequestPipeline::Private
                                         [](const QPointer<Reply> &w) { return !w.isNull() && !w->isFinished(); });
         if (anyone || flight->dispatched)
             return; // an answer already paid for still fills the cache
-        limiter->cancel(flight->ticket);
+        // Granted but not yet sent (the send is queued): close the grant,
+        // or the limiter counts it in flight for good.
+        if (!limiter->cancel(flight->ticket))
+            limiter->fail(flight->ticket);
         qCDebug(lcPipeline) << "dropped queued request" << redactedUrl(flight->request.url);
         drop(flight);
+    }
+
+    // X-Mp-Max-Wait: fails the reply at once when the expected queueing is
+    // longer than the requester allows, whatever the method.
+    bool refuseLongWait(const Request &request, Reply *reply, qint64 startedMs)
+    {
+        if (request.maxWaitSeconds < 0)
+            return false;
+        const qint64 expected = limiter->expectedWaitMs(rateDomain(request.url), request.clientId);
+        if (expected <= qint64(request.maxWaitSeconds * 1000))
+            return false;
+        ++counters.queueRejections;
+        reply->fail({Error::Kind::QueueTimeout,
+                     QStringLiteral("expected wait %1 s exceeds the allowed %2 s")
+                         .arg(double(expected) / 1000.0, 0, 'f', 1)
+                         .arg(request.maxWaitSeconds),
+                     std::ceil(double(expected) / 1000.0)});
+        report(request, *reply, startedMs);
+        return true;
     }
 
     void attach(Flight *flight, Reply *reply)
@@ -243,6 +270,8 @@ Reply *RequestPipeline::submit(const Request &request)
 
     if (!request.isCacheableMethod()) {
         ++d->counters.bypasses;
+        if (d->refuseLongWait(request, reply, started))
+            return reply;
         Flight *flight = d->createFlight(request, CacheKey(), false);
         d->attach(flight, reply);
         d->enqueue(flight);
@@ -265,19 +294,8 @@ Reply *RequestPipeline::submit(const Request &request)
         } else {
             ++d->counters.bypasses;
         }
-        if (request.maxWaitSeconds >= 0) {
-            const qint64 expected = d->limiter->expectedWaitMs(rateDomain(request.url), request.clientId);
-            if (expected > qint64(request.maxWaitSeconds * 1000)) {
-                ++d->counters.queueRejections;
-                reply->fail({Error::Kind::QueueTimeout,
-                             QStringLiteral("expected wait %1 s exceeds the allowed %2 s")
-                                 .arg(double(expected) / 1000.0, 0, 'f', 1)
-                                 .arg(request.maxWaitSeconds),
-                             std::ceil(double(expected) / 1000.0)});
-                d->report(request, *reply, started);
-                return reply;
-            }
-        }
+        if (d->refuseLongWait(request, reply, started))
+            return reply;
         Flight *flight = d->createFlight(request, key, !fresh);
         d->attach(flight, reply);
         if (d->shared && !fresh)

@@ -119,7 +119,12 @@ quint64 Upstream::send(const Request &request, Callback done)
     if (!request.headers.contains("accept-encoding"))
         req.setRawHeader("Accept-Encoding", "identity");
 
-    QNetworkReply *reply = d->nam->sendCustomRequest(req, request.method, request.body);
+    // QNAM only knows that an answer has no body when the request is a real
+    // HEAD; sent as a custom verb it waits for Content-Length bytes that
+    // never come, until the timeout.
+    QNetworkReply *reply = request.method == "HEAD"
+        ? d->nam->head(req)
+        : d->nam->sendCustomRequest(req, request.method, request.body);
     auto *timer = new QTimer;
     timer->setSingleShot(true);
     d->pending.insert(id, Private::Pending{reply, timer, std::move(done)});
@@ -147,6 +152,16 @@ quint64 Upstream::send(const Request &request, Callback done)
         d->finish(id, response, {});
     });
     return id;
+}
+
+void Upstream::preconnect(const QUrl &url)
+{
+    if (url.host().isEmpty())
+        return;
+    if (url.scheme() == QLatin1String("https"))
+        d->nam->connectToHostEncrypted(url.host(), quint16(url.port(443)));
+    else
+        d->nam->connectToHost(url.host(), quint16(url.port(80)));
 }
 
 void Upstream::abort(quint64 id)

@@ -1,9 +1,13 @@
 #include "ProxyServer.h"
 
 #include "ControlEndpoints.h"
+#include "RedisBudgetAuthority.h"
+#include "RedisConnection.h"
+#include "RedisSharedCache.h"
 
 #include "prawmp/JsonResponses.h"
 #include "prawmp/ResponseCache.h"
+#include "prawmp/Upstream.h"
 
 #include <QDateTime>
 #include <QLoggingCategory>
@@ -48,6 +52,22 @@ ProxyServer::ProxyServer(const DaemonOptions &options, QObject *parent)
 {
     m_clock.start();
     m_pipeline = new RequestPipeline(options.pipelineConfig(), this);
+    // Distributed mode: the rate budget and the cache are shared through Redis.
+    if (!options.redis.isEmpty()) {
+        RedisAddress address;
+        const QString error = RedisAddress::parse(options.redis, &address);
+        if (!error.isEmpty()) {
+            qCWarning(lcHttp).noquote() << "--redis:" << error << "- running without Redis";
+        } else {
+            m_redis = new RedisConnection(address, this);
+            m_budgetAuthority = new RedisBudgetAuthority(*m_redis, options.redisPrefix,
+                                                         [this] { return m_options.pipelineConfig(); }, this);
+            m_sharedCache = new RedisSharedCache(*m_redis, options.redisPrefix, m_pipeline->cache(), this);
+            m_pipeline->limiter().setAuthority(m_budgetAuthority);
+            m_pipeline->setSharedCache(m_sharedCache);
+            m_redis->start();
+        }
+    }
     m_control = new ControlEndpoints(*this);
     connect(m_pipeline, &RequestPipeline::requestFinished, m_control, &ControlEndpoints::onRequestFinished);
 }
@@ -91,6 +111,11 @@ bool ProxyServer::listen(QString *error)
         connect(server, &QTcpServer::pendingConnectionAvailable, this, [this, server] { onNewConnection(server); });
         m_servers.append(server);
     }
+    // QNAM's first request is slower by its set-up (~12 ms on loopback, a
+    // TLS handshake for Reddit), which showed as a first upstream gap short
+    // of --delay by as much: pay it now instead.
+    for (const QUrl &target : m_router->targets())
+        m_pipeline->upstream().preconnect(target);
     return true;
 }
 
@@ -244,7 +269,10 @@ void ProxyServer::answer(Reply *reply)
     } else {
         response = reply->response();
         response.headers.removeHopByHop();
-        response.headers.remove("content-length");
+        // HttpConnection frames the answer itself; the upstream's length
+        // only serves a HEAD answer, which has no body to measure.
+        if (pending.request.method != "HEAD")
+            response.headers.remove("content-length");
         if (reply->cacheStatus() == CacheStatus::Hit)
             response.headers.set("Age", QByteArray::number(reply->ageSeconds()));
         if (response.status != 429)
@@ -327,7 +355,7 @@ StatsSnapshot ProxyServer::snapshot() const
     s.clients = m_clients.clients();
     s.connections = int(m_connections.size());
     s.rateMode = m_options.rateMode == RateMode::Fixed ? QStringLiteral("fixed") : QStringLiteral("adaptive");
-    s.redisState = QStringLiteral("off");
+    s.redisState = m_budgetAuthority ? m_budgetAuthority->stateName() : QStringLiteral("off");
     m_control->fillRates(s);
     return s;
 }

@@ -20,6 +20,9 @@ class QTimer;
 namespace prawmp {
 
 class ControlEndpoints;
+class RedisBudgetAuthority;
+class RedisConnection;
+class RedisSharedCache;
 
 // The daemon: accepts HTTP/1.1 clients, answers control requests, sends
 // everything else through one RequestPipeline (cache, coalescing, fair
@@ -74,6 +77,10 @@ private:
     std::unique_ptr<Router> m_router;
     RequestPipeline *m_pipeline = nullptr;
     ControlEndpoints *m_control = nullptr;
+    // Distributed mode (--redis); null otherwise.
+    RedisConnection *m_redis = nullptr;
+    RedisBudgetAuthority *m_budgetAuthority = nullptr;
+    RedisSharedCache *m_sharedCache = nullptr;
     QList<QTcpServer *> m_servers;
     QHash<HttpConnection *, QString> m_connections; // -> peer address
     QHash<Reply *, Pending> m_pending;

@@ -40,6 +40,15 @@ Router::Router(const DaemonOptions &options)
 
 QUrl Router::defaultTarget() const { return m_routes.isEmpty() ? QUrl() : m_routes.last().target; }
 
+QList<QUrl> Router::targets() const
+{
+    QList<QUrl> out;
+    for (const RouteSpec &r : m_routes)
+        if (!out.contains(r.target))
+            out.append(r.target);
+    return out;
+}
+
 bool Router::isAllowed(const QUrl &url) const
 {
     if (url.scheme() != QLatin1String("http") && url.scheme() != QLatin1String("https"))

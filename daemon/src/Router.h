@@ -28,6 +28,8 @@ public:
     bool isAllowed(const QUrl &url) const;
     // The default (catch-all) upstream base, for display.
     QUrl defaultTarget() const;
+    // Every route's target, each once.
+    QList<QUrl> targets() const;
 
 private:
     QUrl join(const QUrl &base, const QUrl &relative) const;

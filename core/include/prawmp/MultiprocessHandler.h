@@ -152,6 +152,8 @@ public:
     ~DaemonEventStream() override;
 
     bool isConnected() const { return m_connected; }
+    // close() was called: no more signals.
+    bool isClosed() const { return m_closed; }
     void close();
 
 signals:
@@ -169,6 +171,7 @@ private:
     friend class MultiprocessHandler;
 
     bool m_connected = false;
+    bool m_closed = false;
     std::function<void()> m_onClose;
 };
 

@@ -28,6 +28,9 @@ public:
     // Returns an id for abort().
     quint64 send(const Request &request, Callback done);
     void abort(quint64 id);
+    // Opens a connection to the URL's host ahead of the first request (TLS
+    // for https), so that the first request does not pay QNAM's set-up.
+    void preconnect(const QUrl &url);
     int inFlight() const;
 
 private:

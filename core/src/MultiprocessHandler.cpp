@@ -1,0 +1,1064 @@
+#include "prawmp/MultiprocessHandler.h"
+
+#include "prawmp/JsonResponses.h"
+#include "prawmp/Reply.h"
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QLoggingCategory>
+#include <QNetworkProxy>
+#include <QPointer>
+#include <QPromise>
+#include <QRegularExpression>
+#include <QTcpSocket>
+#include <QTimer>
+
+#include <algorithm>
+#include <deque>
+#include <vector>
+
+namespace prawmp {
+
+namespace {
+
+// Debug lines (stale connections, connect errors) only on request:
+// QT_LOGGING_RULES="prawmp.client.debug=true".
+Q_LOGGING_CATEGORY(lcClient, "prawmp.client", QtInfoMsg)
+
+using std::chrono::milliseconds;
+
+constexpr qsizetype kMaxHeadBytes = 1024 * 1024;
+
+QString secondsText(milliseconds delay)
+{
+    // "2", "64", "0.25": whole seconds as the original printed them,
+    // fractions for the short delays tests use.
+    return QString::number(double(delay.count()) / 1000.0, 'g', 6);
+}
+
+bool hasLineBreak(const QByteArray &text)
+{
+    return text.contains('\r') || text.contains('\n');
+}
+
+// Incremental reader of one HTTP/1.x response: status line, header fields,
+// then a body framed by Content-Length, chunked coding or the end of the
+// connection. Knows when the answer is complete, which is how a connection
+// "closed mid-answer" is told from a finished one.
+class ResponseReader
+{
+public:
+    enum class Status { NeedMore, Complete, Error };
+
+    void reset(bool headRequest)
+    {
+        *this = ResponseReader();
+        m_headRequest = headRequest;
+    }
+
+    Status feed(const QByteArray &data)
+    {
+        if (data.isEmpty())
+            return status();
+        m_sawBytes = true;
+        m_buffer += data;
+        parse();
+        return status();
+    }
+
+    // The peer closed the connection: complete only if the body ran to it.
+    Status finishAtEof()
+    {
+        if (m_phase == Phase::CloseBody) {
+            m_phase = Phase::Done;
+            m_keepAlive = false;
+        }
+        return status();
+    }
+
+    bool sawBytes() const { return m_sawBytes; }
+    bool headComplete() const { return m_headComplete; }
+    bool keepAlive() const { return m_keepAlive; }
+    const Response &response() const { return m_response; }
+    QString errorString() const { return m_error; }
+
+    // Streaming (Server-Sent Events): body bytes go here instead of the response.
+    std::function<void()> onHead;
+    std::function<void(const QByteArray &)> onBody;
+
+private:
+    enum class Phase { StatusLine, Headers, FixedBody, ChunkSize, ChunkData, ChunkDataEnd, Trailers, CloseBody, Done, Failed };
+
+    Status status() const
+    {
+        if (m_phase == Phase::Done)
+            return Status::Complete;
+        if (m_phase == Phase::Failed)
+            return Status::Error;
+        return Status::NeedMore;
+    }
+
+    void fail(const QString &why)
+    {
+        m_error = why;
+        m_phase = Phase::Failed;
+    }
+
+    // One line without its line ending; false when not complete yet.
+    bool takeLine(QByteArray *line)
+    {
+        const qsizetype nl = m_buffer.indexOf('\n', m_pos);
+        if (nl < 0) {
+            if (m_buffer.size() - m_pos > kMaxHeadBytes)
+                fail(QStringLiteral("header line too long"));
+            return false;
+        }
+        qsizetype end = nl;
+        if (end > m_pos && m_buffer.at(end - 1) == '\r')
+            --end;
+        *line = m_buffer.mid(m_pos, end - m_pos);
+        m_pos = nl + 1;
+        return true;
+    }
+
+    void body(const QByteArray &bytes)
+    {
+        if (bytes.isEmpty())
+            return;
+        if (onBody)
+            onBody(bytes);
+        else
+            m_response.body += bytes;
+    }
+
+    void parse()
+    {
+        bool progress = true;
+        while (progress && m_phase != Phase::Done && m_phase != Phase::Failed) {
+            progress = false;
+            QByteArray line;
+            switch (m_phase) {
+            case Phase::StatusLine:
+                if (!takeLine(&line))
+                    break;
+                progress = true;
+                if (line.isEmpty())
+                    break; // tolerated before a status line (RFC 9112 §2.2)
+                parseStatusLine(line);
+                break;
+            case Phase::Headers:
+                if (!takeLine(&line))
+                    break;
+                progress = true;
+                m_headBytes += line.size() + 2;
+                if (m_headBytes > kMaxHeadBytes) {
+                    fail(QStringLiteral("response head too large"));
+                } else if (line.isEmpty()) {
+                    headDone();
+                } else if (line.front() == ' ' || line.front() == '\t') {
+                    fail(QStringLiteral("obsolete header line folding"));
+                } else {
+                    const qsizetype colon = line.indexOf(':');
+                    if (colon <= 0) {
+                        fail(QStringLiteral("malformed header line"));
+                        break;
+                    }
+                    m_response.headers.add(line.left(colon).trimmed(), line.mid(colon + 1).trimmed());
+                }
+                break;
+            case Phase::FixedBody: {
+                const qsizetype take = qsizetype(std::min<qint64>(m_remaining, m_buffer.size() - m_pos));
+                if (take > 0) {
+                    body(m_buffer.mid(m_pos, take));
+                    m_pos += take;
+                    m_remaining -= take;
+                    progress = true;
+                }
+                if (m_remaining == 0)
+                    m_phase = Phase::Done;
+                break;
+            }
+            case Phase::ChunkSize: {
+                if (!takeLine(&line))
+                    break;
+                progress = true;
+                const QByteArray size = line.split(';').first().trimmed();
+                bool ok = false;
+                const qint64 n = size.toLongLong(&ok, 16);
+                if (!ok || n < 0 || size.isEmpty()) {
+                    fail(QStringLiteral("malformed chunk size"));
+                    break;
+                }
+                m_remaining = n;
+                m_phase = n == 0 ? Phase::Trailers : Phase::ChunkData;
+                break;
+            }
+            case Phase::ChunkData: {
+                const qsizetype take = qsizetype(std::min<qint64>(m_remaining, m_buffer.size() - m_pos));
+                if (take > 0) {
+                    body(m_buffer.mid(m_pos, take));
+                    m_pos += take;
+                    m_remaining -= take;
+                    progress = true;
+                }
+                if (m_remaining == 0) {
+                    m_phase = Phase::ChunkDataEnd;
+                    progress = true;
+                }
+                break;
+            }
+            case Phase::ChunkDataEnd:
+                if (!takeLine(&line))
+                    break;
+                progress = true;
+                if (!line.isEmpty())
+                    fail(QStringLiteral("chunk not followed by CRLF"));
+                else
+                    m_phase = Phase::ChunkSize;
+                break;
+            case Phase::Trailers:
+                if (!takeLine(&line))
+                    break;
+                progress = true;
+                if (line.isEmpty())
+                    m_phase = Phase::Done;
+                break;
+            case Phase::CloseBody:
+                if (m_pos < m_buffer.size()) {
+                    body(m_buffer.mid(m_pos));
+                    m_pos = m_buffer.size();
+                }
+                break;
+            case Phase::Done:
+            case Phase::Failed:
+                break;
+            }
+        }
+        // Keep the buffer small: drop what was consumed.
+        if (m_pos > 0) {
+            m_buffer.remove(0, m_pos);
+            m_pos = 0;
+        }
+    }
+
+    void parseStatusLine(const QByteArray &line)
+    {
+        // HTTP/1.1 200 OK
+        if (!line.startsWith("HTTP/1.") || line.size() < 12 || line.at(8) != ' ') {
+            fail(QStringLiteral("not an HTTP/1.x status line"));
+            return;
+        }
+        m_versionMinor = line.at(7) - '0';
+        bool ok = false;
+        const int code = line.mid(9, 3).toInt(&ok);
+        if (!ok || code < 100 || code > 999 || (line.size() > 12 && line.at(12) != ' ')) {
+            fail(QStringLiteral("malformed status code"));
+            return;
+        }
+        m_response = Response();
+        m_response.status = code;
+        m_response.reason = line.size() > 13 ? line.mid(13) : QByteArray();
+        m_headBytes = line.size();
+        m_phase = Phase::Headers;
+    }
+
+    void headDone()
+    {
+        const int status = m_response.status;
+        if (status >= 100 && status < 200 && status != 101) {
+            m_phase = Phase::StatusLine; // interim answer: the real one follows
+            return;
+        }
+        const QByteArray connection = m_response.headers.value("connection").toLower();
+        m_keepAlive = m_versionMinor >= 1 ? !connection.contains("close") : connection.contains("keep-alive");
+        m_headComplete = true;
+
+        const QByteArray te = m_response.headers.value("transfer-encoding").toLower();
+        const QByteArray length = m_response.headers.value("content-length").trimmed();
+        if (m_headRequest || status == 204 || status == 304 || status == 101) {
+            m_phase = Phase::Done;
+        } else if (!te.isEmpty()) {
+            if (!te.trimmed().endsWith("chunked")) {
+                m_phase = Phase::CloseBody;
+                m_keepAlive = false;
+            } else {
+                m_phase = Phase::ChunkSize;
+            }
+        } else if (!length.isEmpty()) {
+            bool ok = false;
+            m_remaining = length.toLongLong(&ok);
+            if (!ok || m_remaining < 0) {
+                fail(QStringLiteral("malformed Content-Length"));
+                return;
+            }
+            m_phase = m_remaining == 0 ? Phase::Done : Phase::FixedBody;
+        } else {
+            m_phase = Phase::CloseBody;
+            m_keepAlive = false;
+        }
+        if (onHead)
+            onHead();
+    }
+
+    QByteArray m_buffer;
+    qsizetype m_pos = 0;
+    Phase m_phase = Phase::StatusLine;
+    Response m_response;
+    QString m_error;
+    qint64 m_remaining = 0;
+    qsizetype m_headBytes = 0;
+    int m_versionMinor = 1;
+    bool m_headRequest = false;
+    bool m_keepAlive = true;
+    bool m_headComplete = false;
+    bool m_sawBytes = false;
+};
+
+CacheStatus cacheStatusFromHeader(const QByteArray &value)
+{
+    const QByteArray v = value.trimmed().toUpper();
+    if (v == "HIT")
+        return CacheStatus::Hit;
+    if (v == "BYPASS")
+        return CacheStatus::Bypass;
+    if (v == "COALESCED")
+        return CacheStatus::Coalesced;
+    return CacheStatus::Miss;
+}
+
+// The daemon's own answer for a request that got no upstream response
+// ({"error": "<code>"} with 502/503/504/403): the Error DefaultHandler
+// would have reported. Kind::None for anything else.
+Error daemonError(const Response &response)
+{
+    const int status = response.status;
+    if (status != 403 && status != 502 && status != 503 && status != 504)
+        return {};
+    if (!response.headers.value("content-type").contains("json"))
+        return {};
+    const QJsonObject object = QJsonDocument::fromJson(response.body).object();
+    const QJsonValue code = object.value(QLatin1String("error"));
+    if (!code.isString())
+        return {};
+    static const QList<Error::Kind> kinds = {Error::Kind::ConnectionFailed, Error::Kind::BadResponse,
+                                              Error::Kind::Timeout, Error::Kind::QueueTimeout,
+                                              Error::Kind::NotAllowed};
+    for (Error::Kind kind : kinds) {
+        Error error{kind, {}};
+        if (error.code() != code.toString() || error.httpStatus() != status)
+            continue;
+        error.message = object.value(QLatin1String("message")).toString();
+        if (kind == Error::Kind::QueueTimeout)
+            error.retryAfterSeconds = response.headers.value("retry-after").trimmed().toDouble();
+        return error;
+    }
+    return {};
+}
+
+} // namespace
+
+// ---------------------------------------------------------------------------
+
+ClientException::ClientException(const Error &error, int httpStatus)
+    : m_error(error), m_httpStatus(httpStatus), m_what(error.message.toUtf8())
+{
+}
+
+// ---------------------------------------------------------------------------
+
+DaemonEventStream::DaemonEventStream(QObject *parent) : QObject(parent)
+{
+    connect(this, &DaemonEventStream::connected, this, [this] { m_connected = true; });
+    connect(this, &DaemonEventStream::disconnected, this, [this] { m_connected = false; });
+    connect(this, &DaemonEventStream::failed, this, [this] { m_connected = false; });
+}
+
+DaemonEventStream::~DaemonEventStream()
+{
+    close();
+}
+
+void DaemonEventStream::close()
+{
+    m_closed = true;
+    if (auto onClose = std::exchange(m_onClose, nullptr))
+        onClose();
+    m_connected = false;
+}
+
+// ---------------------------------------------------------------------------
+
+namespace {
+
+// One request on its way to the daemon, from request() until its answer
+// is delivered. Moves between the handler's queue and a connection.
+struct Exchange
+{
+    quint64 id = 0;
+    QByteArray method;
+    QString url;          // for messages
+    QByteArray wire;      // the serialized request
+    bool unsafe = false;  // a write: never resent once it may have arrived
+    bool headRequest = false;
+    int failures = 0;     // consecutive failures on established connections
+
+    std::function<void(const Response &)> onResponse;
+    std::function<void(const Error &)> onError;
+
+    // Event streams.
+    bool isStream = false;
+    QPointer<DaemonEventStream> stream; // null once the caller deleted it
+    SseParser sse;
+    bool streamOpen = false;
+};
+
+// One TCP connection to the daemon. Deleted with deleteLater(); the
+// socket is its child.
+class Connection : public QObject
+{
+public:
+    using QObject::QObject;
+
+    QTcpSocket *socket = nullptr;
+    QTimer connectTimer;
+    std::unique_ptr<Exchange> exchange; // the request it carries, if any
+    ResponseReader reader;
+    int served = 0;                     // answers completed on it
+    bool established = false;
+    bool dead = false;
+    bool stream = false;                // carries an event stream: never pooled
+};
+
+} // namespace
+
+class MultiprocessHandler::Private : public QObject
+{
+public:
+    Private(const QString &daemonHost, quint16 daemonPort) : host(daemonHost), port(daemonPort)
+    {
+        retryTimer.setSingleShot(true);
+        connect(&retryTimer, &QTimer::timeout, this, &Private::dispatch);
+    }
+
+    ~Private() override
+    {
+        destroying = true;
+        const Error canceled{Error::Kind::Canceled, QStringLiteral("The handler was destroyed")};
+        std::deque<std::unique_ptr<Exchange>> pending;
+        pending.swap(queue);
+        for (Connection *c : std::as_const(connections)) {
+            disconnect(c->socket, nullptr, c, nullptr);
+            if (c->exchange)
+                pending.push_back(std::move(c->exchange));
+            c->socket->abort();
+            delete c;
+        }
+        connections.clear();
+        for (auto &ex : pending)
+            deliverError(std::move(ex), canceled);
+    }
+
+    QString address() const { return QStringLiteral("%1:%2").arg(host).arg(port); }
+
+    std::unique_ptr<Exchange> makeExchange(const Request &request) const;
+    void enqueue(std::unique_ptr<Exchange> ex);
+    void dispatch();
+    void cancel(quint64 id);
+
+    Connection *openConnection(std::unique_ptr<Exchange> ex, bool stream);
+    void send(Connection *c);
+    void onConnected(Connection *c);
+    void onReadyRead(Connection *c);
+    void onClosed(Connection *c, const QString &reason, bool connecting);
+    void complete(Connection *c);
+    void removeConnection(Connection *c);
+    int requestConnections() const;
+
+    void connectFailed(std::unique_ptr<Exchange> ex, const QString &reason);
+    void connectionLost(std::unique_ptr<Exchange> ex, bool stale, const QString &reason);
+    void deliverError(std::unique_ptr<Exchange> ex, const Error &error);
+    void streamBody(Connection *c, Exchange *e, const QByteArray &bytes);
+
+    QFuture<int> control(const QByteArray &path, const QByteArray &body, const QString &resultKey);
+
+    // Settings.
+    QString host;
+    quint16 port = 0;
+    QString token;
+    milliseconds initialDelay{2000};
+    milliseconds maxDelay{64000};
+    milliseconds connectTimeout{10000};
+    int maxConnectAttempts = 0;
+    int maxAttempts = 3;
+    int maxConnections = 8;
+    bool retryUnsafe = false;
+
+    // State.
+    std::deque<std::unique_ptr<Exchange>> queue; // by id: requeued ones keep their place
+    QList<Connection *> connections;
+    QTimer retryTimer;
+    milliseconds nextDelay{2000};
+    int connectFailures = 0;                     // failed connect rounds in a row
+    quint64 nextId = 1;
+    bool destroying = false;
+};
+
+std::unique_ptr<Exchange> MultiprocessHandler::Private::makeExchange(const Request &request) const
+{
+    auto ex = std::make_unique<Exchange>();
+    ex->id = 0;
+    ex->method = request.method.trimmed().toUpper();
+    if (ex->method.isEmpty())
+        ex->method = "GET";
+    ex->unsafe = request.isWriteMethod() || !(ex->method == "GET" || ex->method == "HEAD"
+                                                || ex->method == "OPTIONS" || ex->method == "PURGE");
+    ex->headRequest = ex->method == "HEAD";
+
+    // Absolute URLs in absolute-form (forwarded to that host when allowed),
+    // relative ones in origin-form (routed by the daemon).
+    const QUrl url = request.url.adjusted(QUrl::RemoveFragment);
+    const bool absolute = !url.isRelative() && !url.host().isEmpty();
+    QByteArray target;
+    QByteArray hostField;
+    if (absolute) {
+        target = url.adjusted(QUrl::RemoveUserInfo).toEncoded();
+        hostField = url.adjusted(QUrl::RemoveUserInfo).authority(QUrl::FullyEncoded).toUtf8();
+    } else {
+        target = url.toEncoded(QUrl::RemoveScheme | QUrl::RemoveAuthority);
+        if (!target.startsWith('/'))
+            target.prepend('/');
+        hostField = (host.contains(u':') ? u'[' + host + u']' : host).toUtf8() + ':' + QByteArray::number(port);
+    }
+    ex->url = QString::fromUtf8(target);
+
+    QByteArray &w = ex->wire;
+    w.reserve(256 + request.body.size());
+    w += ex->method + ' ' + target + " HTTP/1.1\r\nHost: " + hostField + "\r\n";
+    HttpHeaders headers = request.headers;
+    headers.removeHopByHop();
+    for (const char *name : {"host", "content-length", "proxy-authorization", "expect"})
+        headers.remove(name);
+    if (request.maxWaitSeconds >= 0)
+        headers.set("X-Mp-Max-Wait", QByteArray::number(request.maxWaitSeconds, 'g', 6));
+    for (const HttpHeaders::Field &f : headers.fields()) {
+        if (f.first.isEmpty() || hasLineBreak(f.first) || hasLineBreak(f.second) || f.first.contains(':'))
+            continue; // never let a value smuggle in another field or request
+        w += f.first + ": " + f.second + "\r\n";
+    }
+    if (!token.isEmpty())
+        w += "Proxy-Authorization: Bearer " + token.toUtf8() + "\r\n";
+    if (!request.body.isEmpty() || ex->method == "POST" || ex->method == "PUT" || ex->method == "PATCH")
+        w += "Content-Length: " + QByteArray::number(request.body.size()) + "\r\n";
+    w += "\r\n";
+    w += request.body;
+    return ex;
+}
+
+void MultiprocessHandler::Private::enqueue(std::unique_ptr<Exchange> ex)
+{
+    if (ex->id == 0)
+        ex->id = nextId++;
+    if (ex->isStream && (!ex->stream || ex->stream->isClosed()))
+        return; // nobody listens any more
+    const auto pos = std::upper_bound(queue.begin(), queue.end(), ex->id,
+                                      [](quint64 id, const std::unique_ptr<Exchange> &e) { return id < e->id; });
+    queue.insert(pos, std::move(ex));
+    dispatch();
+}
+
+int MultiprocessHandler::Private::requestConnections() const
+{
+    return int(std::count_if(connections.begin(), connections.end(), [](Connection *c) { return !c->stream; }));
+}
+
+void MultiprocessHandler::Private::dispatch()
+{
+    // In id order; once every request connection is busy only event
+    // streams (which have connections of their own) may still go.
+    bool full = false;
+    for (std::size_t i = 0; i < queue.size() && !retryTimer.isActive();) {
+        Exchange &next = *queue[i];
+        const bool stream = next.isStream;
+        if (full && !stream) {
+            ++i;
+            continue;
+        }
+        const bool fresh = stream || (next.unsafe && !retryUnsafe);
+        Connection *idle = nullptr;
+        // The most recently used idle connection: the least likely to be stale.
+        for (auto it = connections.rbegin(); it != connections.rend(); ++it) {
+            Connection *c = *it;
+            if (!c->stream && c->established && !c->exchange && !c->dead
+                && c->socket->state() == QAbstractSocket::ConnectedState) {
+                idle = c;
+                break;
+            }
+        }
+        if (idle && !fresh) {
+            // Back to the end: the list stays ordered by last use.
+            connections.removeOne(idle);
+            connections.append(idle);
+            idle->exchange = std::move(queue[i]);
+            queue.erase(queue.begin() + qsizetype(i));
+            send(idle);
+            continue;
+        }
+        if (!stream && requestConnections() >= maxConnections) {
+            if (!idle) {
+                full = true; // wait for a connection to come free
+                ++i;
+                continue;
+            }
+            removeConnection(idle); // make room for the fresh one a write needs
+        }
+        std::unique_ptr<Exchange> ex = std::move(queue[i]);
+        queue.erase(queue.begin() + qsizetype(i));
+        openConnection(std::move(ex), stream);
+    }
+}
+
+Connection *MultiprocessHandler::Private::openConnection(std::unique_ptr<Exchange> ex, bool stream)
+{
+    auto *c = new Connection(this);
+    c->stream = stream;
+    c->exchange = std::move(ex);
+    c->socket = new QTcpSocket(c);
+    // The daemon is the proxy: an application-wide proxy meant for the
+    // app's other traffic must not sit in between.
+    c->socket->setProxy(QNetworkProxy::NoProxy);
+    connections.append(c);
+    QTcpSocket *socket = c->socket;
+    connect(socket, &QTcpSocket::connected, c, [this, c] { onConnected(c); });
+    connect(socket, &QTcpSocket::readyRead, c, [this, c] { onReadyRead(c); });
+    connect(socket, &QTcpSocket::disconnected, c, [this, c] {
+        onClosed(c, QStringLiteral("the server closed the connection"), false);
+    });
+    connect(socket, &QTcpSocket::errorOccurred, c, [this, c](QAbstractSocket::SocketError) {
+        onClosed(c, c->socket->errorString(), !c->established);
+    });
+    c->connectTimer.setSingleShot(true);
+    connect(&c->connectTimer, &QTimer::timeout, c, [this, c] {
+        onClosed(c, QStringLiteral("connection timed out"), true);
+    });
+    c->connectTimer.start(connectTimeout);
+    socket->connectToHost(host, port);
+    return c;
+}
+
+void MultiprocessHandler::Private::onConnected(Connection *c)
+{
+    if (c->dead)
+        return;
+    c->connectTimer.stop();
+    c->established = true;
+    c->socket->setSocketOption(QAbstractSocket::LowDelayOption, 1);
+    // The daemon is back: the next outage starts the back-off afresh.
+    connectFailures = 0;
+    nextDelay = initialDelay;
+    if (retryTimer.isActive())
+        retryTimer.stop();
+    if (c->exchange)
+        send(c);
+    dispatch();
+}
+
+void MultiprocessHandler::Private::send(Connection *c)
+{
+    Exchange &ex = *c->exchange;
+    c->reader.reset(ex.headRequest);
+    if (ex.isStream) {
+        Exchange *e = &ex;
+        c->reader.onHead = [this, c, e] {
+            if (c->reader.response().status != 200)
+                return; // a refusal: read it whole, then decide
+            c->reader.onBody = [this, c, e](const QByteArray &bytes) { streamBody(c, e, bytes); };
+            e->streamOpen = true;
+            e->failures = 0;
+            e->sse = SseParser();
+            if (e->stream)
+                emit e->stream->connected();
+        };
+    }
+    c->socket->write(ex.wire);
+}
+
+void MultiprocessHandler::Private::streamBody(Connection *c, Exchange *e, const QByteArray &bytes)
+{
+    // A receiver may close the stream from its slot, which ends the exchange.
+    const auto stillOpen = [c, e] { return !c->dead && c->exchange.get() == e && e->stream; };
+    if (!stillOpen())
+        return;
+    const QList<SseParser::Event> events = e->sse.feed(bytes);
+    const QPointer<DaemonEventStream> stream = e->stream;
+    for (const SseParser::Event &event : events) {
+        if (!stillOpen())
+            return;
+        emit stream->eventReceived(event);
+    }
+}
+
+void MultiprocessHandler::Private::onReadyRead(Connection *c)
+{
+    if (c->dead)
+        return;
+    const QByteArray data = c->socket->readAll();
+    if (!c->exchange) {
+        // Nothing was asked on this connection: whatever it is (a 408 before
+        // an idle close), the connection cannot be trusted any more.
+        if (!data.isEmpty())
+            removeConnection(c);
+        return;
+    }
+    const ResponseReader::Status status = c->reader.feed(data);
+    if (c->dead)
+        return; // a stream consumer closed it
+    if (status == ResponseReader::Status::Complete) {
+        complete(c);
+    } else if (status == ResponseReader::Status::Error) {
+        const QString reason = QStringLiteral("bad answer from the server: %1").arg(c->reader.errorString());
+        std::unique_ptr<Exchange> ex = std::move(c->exchange);
+        removeConnection(c);
+        connectionLost(std::move(ex), false, reason);
+    }
+}
+
+void MultiprocessHandler::Private::complete(Connection *c)
+{
+    std::unique_ptr<Exchange> ex = std::move(c->exchange);
+    const Response response = c->reader.response();
+    ++c->served;
+    if (c->reader.keepAlive() && !c->stream && c->socket->state() == QAbstractSocket::ConnectedState)
+        c->reader.reset(false); // idle, ready for the next request
+    else
+        removeConnection(c);
+
+    if (ex->isStream) {
+        if (ex->streamOpen) {
+            // The daemon ended the stream (shutting down): subscribe again.
+            ex->streamOpen = false;
+            if (ex->stream)
+                emit ex->stream->disconnected();
+            enqueue(std::move(ex));
+        } else if (response.status >= 500) {
+            // Busy or stopping: worth another try, within the attempt budget.
+            connectionLost(std::move(ex), false, QStringLiteral("HTTP %1").arg(response.status));
+        } else {
+            const QString message = QStringLiteral("The multiprocess server refused the event stream: HTTP %1 %2")
+                                        .arg(response.status)
+                                        .arg(QString::fromUtf8(response.reason));
+            if (ex->stream)
+                emit ex->stream->failed(Error{Error::Kind::DaemonUnavailable, message}, response.status);
+        }
+    } else if (ex->onResponse) {
+        ex->onResponse(response);
+    }
+    dispatch();
+}
+
+void MultiprocessHandler::Private::onClosed(Connection *c, const QString &reason, bool connecting)
+{
+    if (c->dead)
+        return;
+    if (c->established && c->exchange && c->socket->bytesAvailable() > 0) {
+        onReadyRead(c); // what arrived before the close may complete the answer
+        if (c->dead || !c->exchange)
+            return;
+    }
+    std::unique_ptr<Exchange> ex = std::move(c->exchange);
+    if (ex && c->established && c->reader.finishAtEof() == ResponseReader::Status::Complete) {
+        c->exchange = std::move(ex);
+        complete(c);
+        return;
+    }
+    const bool stale = c->served > 0 && !c->reader.sawBytes();
+    const bool established = c->established && !connecting;
+    removeConnection(c);
+    if (!ex)
+        return; // an idle connection went away
+    if (established)
+        connectionLost(std::move(ex), stale, reason);
+    else
+        connectFailed(std::move(ex), reason);
+    dispatch();
+}
+
+void MultiprocessHandler::Private::removeConnection(Connection *c)
+{
+    if (c->dead)
+        return;
+    c->dead = true;
+    c->connectTimer.stop();
+    connections.removeOne(c);
+    disconnect(c->socket, nullptr, c, nullptr);
+    c->socket->abort();
+    c->deleteLater();
+}
+
+void MultiprocessHandler::Private::connectFailed(std::unique_ptr<Exchange> ex, const QString &reason)
+{
+    // Nothing reached the daemon: the request waits for the next round.
+    const bool roundAlreadyFailed = retryTimer.isActive();
+    queue.insert(std::upper_bound(queue.begin(), queue.end(), ex->id,
+                                  [](quint64 id, const std::unique_ptr<Exchange> &e) { return id < e->id; }),
+                 std::move(ex));
+    if (roundAlreadyFailed)
+        return;
+    ++connectFailures;
+    if (maxConnectAttempts > 0 && connectFailures >= maxConnectAttempts) {
+        const Error error{Error::Kind::DaemonUnavailable,
+                          QStringLiteral("Cannot connect to multiprocess server at %1: %2").arg(address(), reason)};
+        std::deque<std::unique_ptr<Exchange>> failed;
+        failed.swap(queue);
+        for (auto &e : failed)
+            deliverError(std::move(e), error);
+        return;
+    }
+    const milliseconds delay = nextDelay;
+    nextDelay = std::min(maxDelay, nextDelay * 2);
+    qCWarning(lcClient).noquote() << QStringLiteral("Cannot connect to multiprocess server. Is it running? Retrying in %1 seconds.")
+                                         .arg(secondsText(delay));
+    qCDebug(lcClient).noquote() << "connect to" << address() << "failed:" << reason;
+    retryTimer.start(delay);
+}
+
+void MultiprocessHandler::Private::connectionLost(std::unique_ptr<Exchange> ex, bool stale, const QString &reason)
+{
+    if (ex->isStream && ex->streamOpen) {
+        // A stream that was flowing: report and subscribe again.
+        ex->streamOpen = false;
+        if (ex->stream)
+            emit ex->stream->disconnected();
+        enqueue(std::move(ex));
+        return;
+    }
+    if (ex->unsafe && !retryUnsafe) {
+        deliverError(std::move(ex), Error{Error::Kind::DaemonUnavailable,
+            QStringLiteral("The connection to the multiprocess server at %1 was lost before the answer to %2 %3 arrived "
+                           "(%4). The server may have processed it, so it was not sent again "
+                           "(MultiprocessHandler::setRetryUnsafeRequests allows it).")
+                .arg(address(), QString::fromLatin1(ex->method), ex->url, reason)});
+        return;
+    }
+    if (stale) {
+        // A keep-alive connection closed before it carried this request.
+        qCDebug(lcClient).noquote() << QStringLiteral("stale keep-alive connection to %1 (%2): sending %3 %4 again")
+                                           .arg(address(), reason, QString::fromLatin1(ex->method), ex->url);
+        enqueue(std::move(ex));
+        return;
+    }
+    ++ex->failures;
+    if (ex->failures >= maxAttempts) {
+        deliverError(std::move(ex), Error{Error::Kind::DaemonUnavailable,
+            QStringLiteral("Successive failures reading from the multiprocess server at %1: %2 attempts failed (last: %3).")
+                .arg(address())
+                .arg(maxAttempts)
+                .arg(reason)});
+        return;
+    }
+    qCInfo(lcClient).noquote() << QStringLiteral("Lost the connection to the multiprocess server (%1); sending %2 %3 again (attempt %4 of %5).")
+                                      .arg(reason, QString::fromLatin1(ex->method), ex->url)
+                                      .arg(ex->failures + 1)
+                                      .arg(maxAttempts);
+    enqueue(std::move(ex));
+}
+
+void MultiprocessHandler::Private::deliverError(std::unique_ptr<Exchange> ex, const Error &error)
+{
+    if (ex->isStream) {
+        const QPointer<DaemonEventStream> stream = ex->stream;
+        ex.reset();
+        if (stream)
+            emit stream->failed(error, 0);
+        return;
+    }
+    if (ex->onError)
+        ex->onError(error);
+}
+
+void MultiprocessHandler::Private::cancel(quint64 id)
+{
+    const auto it = std::find_if(queue.begin(), queue.end(), [id](const auto &e) { return e->id == id; });
+    if (it != queue.end()) {
+        queue.erase(it);
+        return;
+    }
+    for (Connection *c : std::as_const(connections)) {
+        if (c->exchange && c->exchange->id == id) {
+            // The answer may be half read: the connection cannot be reused.
+            c->exchange.reset();
+            removeConnection(c);
+            dispatch();
+            return;
+        }
+    }
+}
+
+QFuture<int> MultiprocessHandler::Private::control(const QByteArray &path, const QByteArray &body,
+                                                   const QString &resultKey)
+{
+    Request request;
+    request.method = "POST";
+    request.url = QUrl(QString::fromLatin1(path));
+    request.headers.set("Content-Type", "application/json");
+    request.body = body;
+    auto ex = makeExchange(request);
+    ex->unsafe = false; // evicting or clearing twice leaves the same cache
+    auto promise = std::make_shared<QPromise<int>>();
+    promise->start();
+    QFuture<int> future = promise->future();
+    // Completion is queued: continuations attached without a context run
+    // where the promise finishes, and must not re-enter the handler mid-way.
+    QPointer<Private> self(this);
+    auto settle = [self, promise](std::function<void()> work) {
+        if (self && !self->destroying)
+            QMetaObject::invokeMethod(self, std::move(work), Qt::QueuedConnection);
+        else
+            work();
+    };
+    ex->onResponse = [settle, promise, resultKey, path](const Response &response) {
+        settle([promise, resultKey, path, response] {
+            const QJsonObject json = QJsonDocument::fromJson(response.body).object();
+            if (response.status == 200 && json.value(resultKey).isDouble()) {
+                promise->addResult(json.value(resultKey).toInt());
+            } else {
+                QString message = json.value(QLatin1String("message")).toString();
+                if (message.isEmpty())
+                    message = QString::fromUtf8(response.body.left(200));
+                promise->setException(ClientException(
+                    Error{Error::Kind::BadResponse,
+                          QStringLiteral("POST %1: HTTP %2 %3").arg(QString::fromLatin1(path)).arg(response.status).arg(message)},
+                    response.status));
+            }
+            promise->finish();
+        });
+    };
+    ex->onError = [settle, promise](const Error &error) {
+        settle([promise, error] {
+            promise->setException(ClientException(error));
+            promise->finish();
+        });
+    };
+    enqueue(std::move(ex));
+    return future;
+}
+
+// ---------------------------------------------------------------------------
+
+MultiprocessHandler::MultiprocessHandler(const QString &host, quint16 port)
+    : d(std::make_unique<Private>(host.isEmpty() ? QStringLiteral("localhost") : host, port))
+{
+}
+
+MultiprocessHandler::~MultiprocessHandler() = default;
+
+Reply *MultiprocessHandler::request(const Request &request)
+{
+    auto *reply = new Reply;
+    // A method that is not an HTTP token could smuggle a second request:
+    // answered here as the daemon would answer it.
+    static const QRegularExpression token(QStringLiteral("^[A-Za-z0-9!#$%&'*+.^_`|~-]*$"));
+    if (!token.match(QString::fromLatin1(request.method)).hasMatch()) {
+        reply->finish(jsonError(400, QStringLiteral("bad_request"),
+                                QStringLiteral("invalid request method %1").arg(QString::fromLatin1(request.method.toPercentEncoding()))),
+                      CacheStatus::Bypass);
+        return reply;
+    }
+    auto ex = d->makeExchange(request);
+    ex->id = d->nextId++;
+    const quint64 id = ex->id;
+    QPointer<Reply> guard(reply);
+    ex->onResponse = [guard](const Response &response) {
+        if (!guard)
+            return;
+        if (const Error error = daemonError(response)) {
+            guard->fail(error);
+            return;
+        }
+        const CacheStatus status = cacheStatusFromHeader(response.headers.value("x-cache"));
+        Response r = response;
+        r.headers.remove("connection");
+        r.headers.remove("keep-alive");
+        r.headers.remove("transfer-encoding");
+        guard->finish(r, status, status == CacheStatus::Hit ? r.headers.value("age").trimmed().toLongLong() : 0);
+    };
+    ex->onError = [guard](const Error &error) {
+        if (guard)
+            guard->fail(error);
+    };
+    Private *p = d.get();
+    QObject::connect(reply, &Reply::abortRequested, p, [p, id] { p->cancel(id); });
+    QObject::connect(reply, &QObject::destroyed, p, [p, id] { p->cancel(id); });
+    d->enqueue(std::move(ex));
+    return reply;
+}
+
+QFuture<int> MultiprocessHandler::evict(const QStringList &urls)
+{
+    const QJsonObject body{{QStringLiteral("urls"), QJsonArray::fromStringList(urls)}};
+    return d->control("/_mp/evict", QJsonDocument(body).toJson(QJsonDocument::Compact), QStringLiteral("evicted"));
+}
+
+QFuture<int> MultiprocessHandler::clear()
+{
+    return d->control("/_mp/clear", "{}", QStringLiteral("cleared"));
+}
+
+DaemonEventStream *MultiprocessHandler::openEventStream(QObject *parent)
+{
+    auto *stream = new DaemonEventStream(parent);
+    Request request;
+    request.url = QUrl(QStringLiteral("/_mp/events"));
+    request.headers.set("Accept", "text/event-stream");
+    auto ex = d->makeExchange(request);
+    ex->id = d->nextId++;
+    ex->isStream = true;
+    ex->stream = stream;
+    const quint64 id = ex->id;
+    Private *p = d.get();
+    QPointer<Private> guard(p);
+    stream->m_onClose = [guard, id] {
+        if (guard)
+            guard->cancel(id);
+    };
+    d->enqueue(std::move(ex));
+    return stream;
+}
+
+QString MultiprocessHandler::host() const { return d->host; }
+quint16 MultiprocessHandler::port() const { return d->port; }
+
+void MultiprocessHandler::setProxyToken(const QString &token) { d->token = token; }
+QString MultiprocessHandler::proxyToken() const { return d->token; }
+
+void MultiprocessHandler::setInitialRetryDelay(milliseconds delay)
+{
+    d->initialDelay = std::max(milliseconds(1), delay);
+    if (!d->retryTimer.isActive())
+        d->nextDelay = d->initialDelay;
+}
+milliseconds MultiprocessHandler::initialRetryDelay() const { return d->initialDelay; }
+
+void MultiprocessHandler::setMaxRetryDelay(milliseconds delay) { d->maxDelay = std::max(milliseconds(1), delay); }
+milliseconds MultiprocessHandler::maxRetryDelay() const { return d->maxDelay; }
+
+void MultiprocessHandler::setMaxConnectAttempts(int attempts) { d->maxConnectAttempts = std::max(0, attempts); }
+int MultiprocessHandler::maxConnectAttempts() const { return d->maxConnectAttempts; }
+
+void MultiprocessHandler::setMaxAttempts(int attempts) { d->maxAttempts = std::max(1, attempts); }
+int MultiprocessHandler::maxAttempts() const { return d->maxAttempts; }
+
+void MultiprocessHandler::setRetryUnsafeRequests(bool retry) { d->retryUnsafe = retry; }
+bool MultiprocessHandler::retryUnsafeRequests() const { return d->retryUnsafe; }
+
+void MultiprocessHandler::setMaxConnections(int connections)
+{
+    d->maxConnections = std::max(1, connections);
+    d->dispatch();
+}
+int MultiprocessHandler::maxConnections() const { return d->maxConnections; }
+
+void MultiprocessHandler::setConnectTimeout(milliseconds timeout) { d->connectTimeout = std::max(milliseconds(1), timeout); }
+milliseconds MultiprocessHandler::connectTimeout() const { return d->connectTimeout; }
+
+} // namespace prawmp

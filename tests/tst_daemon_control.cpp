@@ -1,0 +1,548 @@
+// needs: praw-multiprocess
+// The daemon's control endpoints and request log: /_mp/health, the
+// /_mp/stats JSON shape, /_mp/metrics checked by a small Prometheus text
+// format parser, the /_mp/events stream, and --log-requests 1 output
+// (one line per request, HIT prefix, no credentials).
+#include "DaemonTestKit.h"
+
+#include <QMap>
+#include <QRegularExpression>
+#include <QSet>
+
+#include <cmath>
+
+using namespace dtk;
+using prawmp::test::FakeReddit;
+
+namespace {
+
+// ---- A small Prometheus text format (0.0.4) parser --------------------------
+
+struct Sample
+{
+    QString name;
+    QMap<QString, QString> labels;
+    double value = 0;
+};
+
+struct Family
+{
+    QString name;
+    QString type;
+    QString help;
+    QList<Sample> samples;
+};
+
+bool parseValue(const QString &text, double *value)
+{
+    if (text == u"+Inf" || text == u"Inf") {
+        *value = std::numeric_limits<double>::infinity();
+        return true;
+    }
+    if (text == u"-Inf") {
+        *value = -std::numeric_limits<double>::infinity();
+        return true;
+    }
+    if (text == u"NaN") {
+        *value = std::nan("");
+        return true;
+    }
+    bool ok = false;
+    *value = text.toDouble(&ok);
+    return ok;
+}
+
+// `{a="x",b="y\"z"}` without the braces.
+QString parseLabels(const QString &text, QMap<QString, QString> *labels)
+{
+    static const QRegularExpression name(QStringLiteral("^[a-zA-Z_][a-zA-Z0-9_]*$"));
+    qsizetype i = 0;
+    while (i < text.size()) {
+        const qsizetype eq = text.indexOf(u'=', i);
+        if (eq < 0)
+            return QStringLiteral("label without '=' in {%1}").arg(text);
+        const QString key = text.mid(i, eq - i).trimmed();
+        if (!name.match(key).hasMatch())
+            return QStringLiteral("bad label name '%1'").arg(key);
+        if (labels->contains(key))
+            return QStringLiteral("label '%1' twice").arg(key);
+        i = eq + 1;
+        if (i >= text.size() || text[i] != u'"')
+            return QStringLiteral("label value of '%1' not quoted").arg(key);
+        ++i;
+        QString value;
+        bool closed = false;
+        while (i < text.size()) {
+            const QChar c = text[i++];
+            if (c == u'\\') {
+                if (i >= text.size())
+                    return QStringLiteral("dangling escape");
+                const QChar e = text[i++];
+                if (e == u'n')
+                    value += u'\n';
+                else if (e == u'\\' || e == u'"')
+                    value += e;
+                else
+                    return QStringLiteral("bad escape \\%1").arg(e);
+            } else if (c == u'"') {
+                closed = true;
+                break;
+            } else if (c == u'\n') {
+                return QStringLiteral("raw newline in a label value");
+            } else {
+                value += c;
+            }
+        }
+        if (!closed)
+            return QStringLiteral("unterminated label value");
+        labels->insert(key, value);
+        if (i < text.size()) {
+            if (text[i] != u',')
+                return QStringLiteral("expected ',' after label '%1'").arg(key);
+            ++i;
+        }
+    }
+    return {};
+}
+
+// Checks the exposition format and returns the families by name; an
+// error message (with the line) when the text breaks a rule.
+QString parsePrometheus(const QByteArray &bytes, QMap<QString, Family> *families)
+{
+    static const QRegularExpression metricName(QStringLiteral("^[a-zA-Z_:][a-zA-Z0-9_:]*$"));
+    static const QRegularExpression sampleLine(
+        QStringLiteral(R"(^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?[ \t]+(\S+)(?:[ \t]+(-?\d+))?$)"));
+    static const QStringList types{"counter", "gauge", "histogram", "summary", "untyped"};
+    if (bytes.isEmpty() || !bytes.endsWith('\n'))
+        return QStringLiteral("the text must end with a newline");
+    const QString text = QString::fromUtf8(bytes);
+    QString current; // family whose samples are being read
+    QSet<QString> finished;
+    int lineNo = 0;
+    for (const QString &line : text.split(u'\n')) {
+        ++lineNo;
+        const QString where = QStringLiteral("line %1: '%2': ").arg(lineNo).arg(line);
+        if (line.trimmed().isEmpty())
+            continue;
+        if (line.startsWith(u'#')) {
+            const QStringList parts = line.split(u' ', Qt::SkipEmptyParts);
+            if (parts.size() >= 3 && (parts[1] == u"HELP" || parts[1] == u"TYPE")) {
+                const QString name = parts[2];
+                if (!metricName.match(name).hasMatch())
+                    return where + QStringLiteral("bad metric name");
+                Family &f = (*families)[name];
+                f.name = name;
+                if (!f.samples.isEmpty())
+                    return where + QStringLiteral("%1 after the family's samples").arg(parts[1]);
+                if (parts[1] == u"HELP") {
+                    if (!f.help.isEmpty())
+                        return where + QStringLiteral("second HELP");
+                    f.help = line.section(u' ', 3);
+                    if (f.help.isEmpty())
+                        return where + QStringLiteral("empty HELP");
+                } else {
+                    if (!f.type.isEmpty())
+                        return where + QStringLiteral("second TYPE");
+                    if (parts.size() != 4 || !types.contains(parts[3]))
+                        return where + QStringLiteral("bad TYPE");
+                    f.type = parts[3];
+                }
+            }
+            continue; // other comments are free
+        }
+        const QRegularExpressionMatch m = sampleLine.match(line);
+        if (!m.hasMatch())
+            return where + QStringLiteral("not `name{labels} value`");
+        Sample s;
+        s.name = m.captured(1);
+        if (QString e = parseLabels(m.captured(2), &s.labels); !e.isEmpty())
+            return where + e;
+        if (!parseValue(m.captured(3), &s.value))
+            return where + QStringLiteral("bad value");
+        // The family: histogram/summary series carry suffixes.
+        QString family = s.name;
+        for (const QString &suffix : {QStringLiteral("_bucket"), QStringLiteral("_sum"), QStringLiteral("_count")}) {
+            if (s.name.endsWith(suffix)) {
+                const QString base = s.name.chopped(suffix.size());
+                const QString type = families->value(base).type;
+                if (type == u"histogram" || (type == u"summary" && suffix != u"_bucket"))
+                    family = base;
+            }
+        }
+        if (!families->contains(family) || families->value(family).type.isEmpty()
+            || families->value(family).help.isEmpty())
+            return where + QStringLiteral("sample before the HELP and TYPE of %1").arg(family);
+        if (family != current) {
+            if (finished.contains(family))
+                return where + QStringLiteral("samples of %1 are not in one group").arg(family);
+            if (!current.isEmpty())
+                finished.insert(current);
+            current = family;
+        }
+        Family &f = (*families)[family];
+        if (f.type == u"counter" && !(s.value >= 0))
+            return where + QStringLiteral("negative counter");
+        if (s.name.endsWith(u"_bucket") && f.type == u"histogram" && !s.labels.contains(QStringLiteral("le")))
+            return where + QStringLiteral("bucket without le");
+        f.samples.append(s);
+    }
+    // Histograms: buckets cumulative per label set, ending in +Inf = _count, with a _sum.
+    for (const Family &f : std::as_const(*families)) {
+        if (f.type != u"histogram")
+            continue;
+        QMap<QString, QList<QPair<double, double>>> buckets; // label set -> (le, count)
+        QMap<QString, double> counts;
+        QSet<QString> sums;
+        for (const Sample &s : f.samples) {
+            QMap<QString, QString> rest = s.labels;
+            rest.remove(QStringLiteral("le"));
+            QString key;
+            for (auto it = rest.cbegin(); it != rest.cend(); ++it)
+                key += it.key() + u'=' + it.value() + u',';
+            if (s.name == f.name + QStringLiteral("_bucket")) {
+                double le = 0;
+                if (!parseValue(s.labels.value(QStringLiteral("le")), &le))
+                    return QStringLiteral("%1: bad le '%2'").arg(f.name, s.labels.value(QStringLiteral("le")));
+                buckets[key].append({le, s.value});
+            } else if (s.name == f.name + QStringLiteral("_count")) {
+                counts[key] = s.value;
+            } else if (s.name == f.name + QStringLiteral("_sum")) {
+                sums.insert(key);
+            } else {
+                return QStringLiteral("%1: unexpected series %2").arg(f.name, s.name);
+            }
+        }
+        if (buckets.isEmpty())
+            return QStringLiteral("%1: no buckets").arg(f.name);
+        for (auto it = buckets.cbegin(); it != buckets.cend(); ++it) {
+            const auto &list = it.value();
+            for (qsizetype i = 1; i < list.size(); ++i) {
+                if (!(list[i].first > list[i - 1].first))
+                    return QStringLiteral("%1: le not increasing").arg(f.name);
+                if (list[i].second < list[i - 1].second)
+                    return QStringLiteral("%1: buckets not cumulative at le=%2").arg(f.name).arg(list[i].first);
+            }
+            if (!std::isinf(list.last().first))
+                return QStringLiteral("%1: last bucket is not +Inf").arg(f.name);
+            if (!counts.contains(it.key()) || counts.value(it.key()) != list.last().second)
+                return QStringLiteral("%1: _count missing or not equal to the +Inf bucket").arg(f.name);
+            if (!sums.contains(it.key()))
+                return QStringLiteral("%1: _sum missing").arg(f.name);
+        }
+    }
+    return {};
+}
+
+double sampleValue(const QMap<QString, Family> &families, const QString &name)
+{
+    const Family f = families.value(name);
+    return f.samples.isEmpty() ? -1 : f.samples.first().value;
+}
+
+} // namespace
+
+class TestDaemonControl : public QObject
+{
+    Q_OBJECT
+
+private:
+    FakeReddit m_reddit;
+
+    QStringList baseArgs() const
+    {
+        return {QStringLiteral("--upstream"), upstreamArg(m_reddit.port()), QStringLiteral("--rate-mode"),
+                QStringLiteral("fixed"), QStringLiteral("--delay"), QStringLiteral("0")};
+    }
+
+private slots:
+    void initTestCase()
+    {
+        if (prawmp::test::daemonProgram().isEmpty())
+            QSKIP("praw-multiprocess is not built");
+        QVERIFY(m_reddit.listen());
+    }
+    void init() { m_reddit.clearLog(); }
+
+    void healthIsJson()
+    {
+        ProcessFixture daemon;
+        QVERIFY2(startDaemon(daemon, baseArgs()), qPrintable(daemon.describe()));
+        const RawResponse r = fetch(daemon.port(), get("/_mp/health"));
+        QCOMPARE(r.status, 200);
+        QVERIFY(r.header("content-type").startsWith("application/json"));
+        const QJsonObject o = r.json();
+        QCOMPARE(o["status"].toString(), QStringLiteral("ok"));
+        QCOMPARE(o["version"].toString(), QStringLiteral(PRAWMP_VERSION));
+        QVERIFY(o["uptimeSeconds"].isDouble() && o["uptimeSeconds"].toDouble() >= 0);
+        QCOMPARE(o["redis"].toString(), QStringLiteral("off"));
+        QVERIFY(o["connections"].toInt() >= 1);
+        // Never forwarded; wrong methods and unknown endpoints are errors of the contract's shape.
+        QString e = checkJsonError(fetch(daemon.port(), httpRequest("POST", "/_mp/health")), 405);
+        QVERIFY2(e.isEmpty(), qPrintable(e));
+        e = checkJsonError(fetch(daemon.port(), get("/_mp/nothing-here")), 404);
+        QVERIFY2(e.isEmpty(), qPrintable(e));
+        QCOMPARE(m_reddit.requestCount(), 0);
+    }
+
+    void statsHasTheContractShape()
+    {
+        ProcessFixture daemon;
+        QVERIFY2(startDaemon(daemon, baseArgs()), qPrintable(daemon.describe()));
+        RawClient client(daemon.port());
+        QVERIFY(client.waitConnected());
+        const QList<QPair<QByteArray, QByteArray>> ua{{"User-Agent", "stats-shape/1.0"}};
+        QCOMPARE(client.request(get("/r/stats/about.json", ua)).header("x-cache"), QByteArray("MISS"));
+        QCOMPARE(client.request(get("/r/stats/about.json", ua)).header("x-cache"), QByteArray("HIT"));
+        const RawResponse r = client.request(get("/_mp/stats", ua));
+        QCOMPARE(r.status, 200);
+        QVERIFY(r.header("content-type").startsWith("application/json"));
+        const QJsonObject s = r.json();
+
+        const auto keysOf = [](const QJsonObject &o) { QStringList k = o.keys(); k.sort(); return k; };
+        const auto hasAll = [&](const QJsonObject &o, QStringList wanted, const char *what) {
+            wanted.sort();
+            const QStringList have = keysOf(o);
+            for (const QString &w : wanted)
+                if (!have.contains(w))
+                    return QStringLiteral("%1 lacks '%2' (has %3)").arg(QLatin1String(what), w, have.join(u','));
+            return QString();
+        };
+        QString e = hasAll(s, {"version", "timestampMs", "uptimeSeconds", "totals", "rates", "cache", "domains",
+                               "clients", "connections", "rateMode", "redis"}, "stats");
+        QVERIFY2(e.isEmpty(), qPrintable(e));
+        const QJsonObject totals = s["totals"].toObject();
+        e = hasAll(totals, {"requests", "hits", "misses", "bypasses", "coalesced", "upstreamRequests", "upstream429",
+                            "errors", "queueRejections", "waitBucketBoundsMs", "waitBucketCounts", "waitSumMs"}, "totals");
+        QVERIFY2(e.isEmpty(), qPrintable(e));
+        QCOMPARE(totals["requests"].toInt(), 2);
+        QCOMPARE(totals["hits"].toInt(), 1);
+        QCOMPARE(totals["misses"].toInt(), 1);
+        QCOMPARE(totals["upstreamRequests"].toInt(), 1);
+        QCOMPARE(totals["upstream429"].toInt(), 0);
+        QCOMPARE(totals["waitBucketCounts"].toArray().size(), totals["waitBucketBoundsMs"].toArray().size() + 1);
+        e = hasAll(s["rates"].toObject(), {"requestsPerSecond", "hitsPerSecond", "coalescedPerSecond", "upstreamPerSecond"},
+                   "rates");
+        QVERIFY2(e.isEmpty(), qPrintable(e));
+        const QJsonObject cache = s["cache"].toObject();
+        e = hasAll(cache, {"entries", "bytes", "maxBytes", "ttlSeconds", "evictions", "hitRatio"}, "cache");
+        QVERIFY2(e.isEmpty(), qPrintable(e));
+        QCOMPARE(cache["entries"].toInt(), 1);
+        QVERIFY(cache["bytes"].toDouble() > 0);
+        QCOMPARE(cache["ttlSeconds"].toDouble(), 30.0);
+        QCOMPARE(cache["maxBytes"].toDouble(), 256.0 * 1024 * 1024);
+
+        const QJsonArray domains = s["domains"].toArray();
+        QCOMPARE(domains.size(), 1);
+        const QJsonObject d = domains.first().toObject();
+        e = hasAll(d, {"domain", "budgetKnown", "budget", "remaining", "secondsToReset", "queued", "inFlight", "paused",
+                       "granted", "rejected429"}, "domain");
+        QVERIFY2(e.isEmpty(), qPrintable(e));
+        QCOMPARE(d["domain"].toString(), QStringLiteral("127.0.0.1"));
+        QCOMPARE(d["granted"].toInt(), 1);
+        QCOMPARE(d["queued"].toInt(), 0);
+
+        const QJsonArray clients = s["clients"].toArray();
+        QVERIFY(!clients.isEmpty());
+        bool found = false;
+        for (const QJsonValue &v : clients) {
+            const QJsonObject c = v.toObject();
+            e = hasAll(c, {"id", "peer", "userAgent", "requests", "hits", "waiting", "bytes", "connectedSinceMs",
+                           "connections"}, "client");
+            QVERIFY2(e.isEmpty(), qPrintable(e));
+            if (c["userAgent"].toString() == u"stats-shape/1.0") {
+                found = true;
+                QCOMPARE(c["requests"].toInt(), 2);
+                QCOMPARE(c["hits"].toInt(), 1);
+                QCOMPARE(c["peer"].toString(), QStringLiteral("127.0.0.1"));
+                QVERIFY(c["connections"].toInt() >= 1);
+            }
+        }
+        QVERIFY2(found, qPrintable(QJsonDocument(clients).toJson()));
+        QVERIFY(s["connections"].toInt() >= 1);
+        QCOMPARE(s["rateMode"].toString(), QStringLiteral("fixed"));
+        QCOMPARE(s["redis"].toString(), QStringLiteral("off"));
+        QCOMPARE(s["version"].toString(), QStringLiteral(PRAWMP_VERSION));
+    }
+
+    void prometheusParserCatchesBrokenText_data()
+    {
+        QTest::addColumn<QByteArray>("text");
+        QTest::newRow("no final newline") << QByteArray("# HELP a x\n# TYPE a gauge\na 1");
+        QTest::newRow("sample before TYPE") << QByteArray("# HELP a x\na 1\n# TYPE a gauge\n");
+        QTest::newRow("no HELP") << QByteArray("# TYPE a gauge\na 1\n");
+        QTest::newRow("bad value") << QByteArray("# HELP a x\n# TYPE a gauge\na one\n");
+        QTest::newRow("bad label") << QByteArray("# HELP a x\n# TYPE a gauge\na{b=c} 1\n");
+        QTest::newRow("split group")
+            << QByteArray("# HELP a x\n# TYPE a gauge\n# HELP b x\n# TYPE b gauge\na 1\nb 1\na{x=\"1\"} 2\n");
+        QTest::newRow("not cumulative")
+            << QByteArray("# HELP h x\n# TYPE h histogram\nh_bucket{le=\"1\"} 5\nh_bucket{le=\"2\"} 3\n"
+                          "h_bucket{le=\"+Inf\"} 5\nh_sum 1\nh_count 5\n");
+        QTest::newRow("no +Inf")
+            << QByteArray("# HELP h x\n# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_sum 1\nh_count 1\n");
+        QTest::newRow("count mismatch")
+            << QByteArray("# HELP h x\n# TYPE h histogram\nh_bucket{le=\"+Inf\"} 2\nh_sum 1\nh_count 1\n");
+    }
+    void prometheusParserCatchesBrokenText()
+    {
+        QFETCH(QByteArray, text);
+        QMap<QString, Family> families;
+        QVERIFY(!parsePrometheus(text, &families).isEmpty());
+        // And a good one passes.
+        families.clear();
+        const QString ok = parsePrometheus("# HELP h x\n# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\n"
+                                           "h_sum 1.5\nh_count 2\n# HELP c y\n# TYPE c counter\nc{k=\"a\\\"b\"} 3\n",
+                                           &families);
+        QVERIFY2(ok.isEmpty(), qPrintable(ok));
+    }
+
+    void metricsParseAsPrometheusText()
+    {
+        ProcessFixture daemon;
+        QVERIFY2(startDaemon(daemon, baseArgs()), qPrintable(daemon.describe()));
+        RawClient client(daemon.port());
+        QVERIFY(client.waitConnected());
+        QCOMPARE(client.request(get("/r/metrics/about.json")).status, 200);
+        QCOMPARE(client.request(get("/r/metrics/about.json")).header("x-cache"), QByteArray("HIT"));
+        const RawResponse r = client.request(get("/_mp/metrics"));
+        QCOMPARE(r.status, 200);
+        QVERIFY2(r.header("content-type").startsWith("text/plain"), r.header("content-type").constData());
+        QMap<QString, Family> families;
+        const QString error = parsePrometheus(r.body, &families);
+        QVERIFY2(error.isEmpty(), qPrintable(error + u'\n' + QString::fromUtf8(r.body)));
+
+        const QMap<QString, QString> required{
+            {"prawmp_requests_total", "counter"},       {"prawmp_cache_hits_total", "counter"},
+            {"prawmp_cache_misses_total", "counter"},   {"prawmp_upstream_requests_total", "counter"},
+            {"prawmp_upstream_429_total", "counter"},   {"prawmp_queue_depth", "gauge"},
+            {"prawmp_wait_seconds", "histogram"},       {"prawmp_connected_clients", "gauge"}};
+        for (auto it = required.cbegin(); it != required.cend(); ++it) {
+            QVERIFY2(families.contains(it.key()), qPrintable(it.key() + QStringLiteral(" missing\n") + QString::fromUtf8(r.body)));
+            QCOMPARE(families.value(it.key()).type, it.value());
+            QVERIFY2(!families.value(it.key()).samples.isEmpty(), qPrintable(it.key() + QStringLiteral(" has no sample")));
+        }
+        QCOMPARE(sampleValue(families, "prawmp_requests_total"), 2.0);
+        QCOMPARE(sampleValue(families, "prawmp_cache_hits_total"), 1.0);
+        QCOMPARE(sampleValue(families, "prawmp_cache_misses_total"), 1.0);
+        QCOMPARE(sampleValue(families, "prawmp_upstream_requests_total"), 1.0);
+        QCOMPARE(sampleValue(families, "prawmp_upstream_429_total"), 0.0);
+        QCOMPARE(sampleValue(families, "prawmp_connected_clients"), 1.0);
+        const Family depth = families.value("prawmp_queue_depth");
+        QCOMPARE(depth.samples.first().labels.value("domain"), QStringLiteral("127.0.0.1"));
+        QCOMPARE(depth.samples.first().value, 0.0);
+        double waitCount = -1;
+        for (const Sample &s : families.value("prawmp_wait_seconds").samples)
+            if (s.name == u"prawmp_wait_seconds_count")
+                waitCount = s.value;
+        QCOMPARE(waitCount, 1.0);
+    }
+
+    void eventsStreamStatsAndRequests()
+    {
+        ProcessFixture daemon;
+        QVERIFY2(startDaemon(daemon, baseArgs()), qPrintable(daemon.describe()));
+        QElapsedTimer timer;
+        timer.start();
+        EventStream stream(daemon.port());
+        const auto isStats = [](const prawmp::SseParser::Event &e) { return e.name == "stats"; };
+        QVERIFY2(stream.waitForEvent(isStats, 1000), "no stats frame within 1 s");
+        QVERIFY2(timer.elapsed() < 1000, qPrintable(QString::number(timer.elapsed())));
+        QCOMPARE(stream.status(), 200);
+        QVERIFY(stream.headers().value("content-type").startsWith("text/event-stream"));
+        const QJsonObject first = QJsonDocument::fromJson(stream.events().first().data).object();
+        QVERIFY(first.contains("totals") && first.contains("domains") && first.contains("clients"));
+
+        // More stats frames keep coming, at least every 500 ms.
+        const qsizetype seen = stream.events().size();
+        QVERIFY(stream.waitForEvent(isStats, 1500, seen));
+        QVERIFY(stream.waitForEvent(isStats, 1500, stream.events().size()));
+        const QList<qint64> times = stream.eventTimesMs();
+        QVERIFY2(times.last() - times.first() <= 1400, qPrintable(QString::number(times.last() - times.first())));
+
+        // One request event per proxied request.
+        const qsizetype before = stream.events().size();
+        QCOMPARE(fetch(daemon.port(), get("/r/events/about.json")).status, 200);
+        const auto isRequest = [](const prawmp::SseParser::Event &e) {
+            const QJsonObject o = QJsonDocument::fromJson(e.data).object();
+            return e.name == "request" && o["url"].toString().contains(u"/r/events/about.json");
+        };
+        QVERIFY2(stream.waitForEvent(isRequest, 1000, before), "no request event within 1 s");
+        QJsonObject request;
+        for (qsizetype i = before; i < stream.events().size(); ++i)
+            if (isRequest(stream.events()[i]))
+                request = QJsonDocument::fromJson(stream.events()[i].data).object();
+        QCOMPARE(request["method"].toString(), QStringLiteral("GET"));
+        QCOMPARE(request["status"].toInt(), 200);
+        QCOMPARE(request["cache"].toString(), QStringLiteral("MISS"));
+        const qsizetype afterMiss = stream.events().size();
+        QCOMPARE(fetch(daemon.port(), get("/r/events/about.json")).header("x-cache"), QByteArray("HIT"));
+        const auto isHit = [&](const prawmp::SseParser::Event &e) {
+            return isRequest(e) && QJsonDocument::fromJson(e.data).object()["cache"].toString() == u"HIT";
+        };
+        QVERIFY(stream.waitForEvent(isHit, 1000, afterMiss));
+        QVERIFY(!stream.isClosed());
+    }
+
+    void logRequestsPrintsOneRedactedLinePerRequest()
+    {
+        ProcessFixture daemon;
+        const QByteArray proxyToken = "PROXYSECRET-tok";
+        QVERIFY2(startDaemon(daemon, baseArgs() + QStringList{"--log-requests", "1", "--auth-token",
+                                                              QString::fromLatin1(proxyToken)}),
+                 qPrintable(daemon.describe()));
+        const QString userToken = m_reddit.issueToken(QStringLiteral("erin"));
+        const QList<QPair<QByteArray, QByteArray>> fields{{"Proxy-Authorization", "Bearer " + proxyToken},
+                                                          {"Authorization", "bearer " + userToken.toLatin1()},
+                                                          {"Cookie", "reddit_session=COOKIESECRET"}};
+        const QByteArray target = "/r/logsub/hot.json?limit=5&access_token=QUERYSECRET1&api_key=QUERYSECRET2&password=QUERYSECRET3";
+        RawClient client(daemon.port());
+        QVERIFY(client.waitConnected());
+        QCOMPARE(client.request(get(target, fields)).header("x-cache"), QByteArray("MISS"));
+        QCOMPARE(client.request(get(target, fields)).header("x-cache"), QByteArray("HIT"));
+        QCOMPARE(client.request(get("/r/logother/about.json", fields)).status, 200);
+        QCOMPARE(client.request(httpRequest("POST", "/api/comment", fields, "thing_id=t3_q&text=FORMSECRET")).status, 200);
+
+        QVERIFY2(daemon.waitForOutput(QRegularExpression(QStringLiteral("POST \\S+/api/comment")), 3000).hasMatch(),
+                 qPrintable(daemon.describe()));
+        QTest::qWait(200); // anything printed twice would show by now
+        QStringList logsub, other, post;
+        for (const QString &line : daemon.lines()) {
+            if (line.contains(u"/r/logsub/hot.json"))
+                logsub << line;
+            if (line.contains(u"/r/logother/about.json"))
+                other << line;
+            if (line.contains(u"/api/comment"))
+                post << line;
+        }
+        QCOMPARE(logsub.size(), 2);
+        QCOMPARE(other.size(), 1);
+        QCOMPARE(post.size(), 1);
+        const QRegularExpression missLine(QStringLiteral(R"((^|: )GET http://127\.0\.0\.1:\d+/r/logsub/hot\.json\S* 200 MISS wait=\d+ms total=\d+ms$)"));
+        const QRegularExpression hitLine(QStringLiteral(R"((^|: )HIT GET http://127\.0\.0\.1:\d+/r/logsub/hot\.json\S* 200 HIT )"));
+        QVERIFY2(missLine.match(logsub[0]).hasMatch(), qPrintable(logsub[0]));
+        QVERIFY2(hitLine.match(logsub[1]).hasMatch(), qPrintable(logsub[1]));
+        QVERIFY2(!other[0].contains(u"HIT"), qPrintable(other[0]));
+        QVERIFY2(post[0].contains(u" BYPASS "), qPrintable(post[0]));
+        QVERIFY(logsub[0].contains(u"limit=5"));
+
+        const QString all = daemon.standardOutput() + daemon.standardError();
+        for (const QString &secret : {QString::fromLatin1(proxyToken), userToken, QStringLiteral("COOKIESECRET"),
+                                      QStringLiteral("QUERYSECRET1"), QStringLiteral("QUERYSECRET2"),
+                                      QStringLiteral("QUERYSECRET3"), QStringLiteral("FORMSECRET")})
+            QVERIFY2(!all.contains(secret), qPrintable(secret + QStringLiteral(" in the output:\n") + all));
+        QVERIFY2(!all.contains(u"Authorization: bearer", Qt::CaseInsensitive), qPrintable(all));
+        QVERIFY(daemon.stop());
+    }
+
+    void noRequestLinesByDefault()
+    {
+        ProcessFixture daemon;
+        QVERIFY2(startDaemon(daemon, baseArgs()), qPrintable(daemon.describe()));
+        QCOMPARE(fetch(daemon.port(), get("/r/quiet/about.json")).status, 200);
+        QVERIFY(daemon.stop());
+        for (const QString &line : daemon.lines())
+            QVERIFY2(!line.contains(u"/r/quiet/"), qPrintable(line));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestDaemonControl)
+#include "tst_daemon_control.moc"
