@@ -51,7 +51,9 @@ if(TARGET praw-multiprocess)
   install(SCRIPT ${CMAKE_CURRENT_LIST_DIR}/InstallSystemFiles.cmake)
 endif()
 
-install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
+# Debian's place for a package's documents: /usr/share/doc/<package>.
+install(FILES ${PROJECT_SOURCE_DIR}/README.md
+        DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/praw-multiprocess)
 
 # ---- CPack: one Debian package with the programs, the library (+ headers,
 # CMake and pkg-config files), the unit, the config and the desktop entry.
@@ -121,9 +123,12 @@ foreach(script postinst prerm postrm)
                         WORLD_READ WORLD_EXECUTE)
 endforeach()
 file(WRITE ${PRAWMP_DEB_CONTROL_DIR}/conffiles "/etc/praw-multiprocess.ini\n")
+# The package ships a shared library: refresh the linker cache.
+file(WRITE ${PRAWMP_DEB_CONTROL_DIR}/triggers "activate-noawait ldconfig\n")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${PRAWMP_DEB_CONTROL_DIR}/postinst ${PRAWMP_DEB_CONTROL_DIR}/prerm
-    ${PRAWMP_DEB_CONTROL_DIR}/postrm ${PRAWMP_DEB_CONTROL_DIR}/conffiles)
+    ${PRAWMP_DEB_CONTROL_DIR}/postrm ${PRAWMP_DEB_CONTROL_DIR}/conffiles
+    ${PRAWMP_DEB_CONTROL_DIR}/triggers)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION TRUE)
 
 # `cpack --config build/CPackSourceConfig.cmake`: the sources, without build trees.

@@ -8,7 +8,7 @@
 // A URL is absolute or a path ("/r/python/hot.json"): DefaultHandler puts
 // paths under --base, the daemon routes them itself. For each URL it prints
 // the status, where the answer came from (MISS, HIT, COALESCED...) and the
-// titles of a listing. Exit status 0 when every request got a 2xx answer.
+// first titles of a listing. Exit status 0 when every request got a 2xx answer.
 #include <prawmp/DefaultHandler.h>
 #include <prawmp/MultiprocessHandler.h>
 #include <prawmp/Version.h>
@@ -20,10 +20,13 @@
 #include <QJsonObject>
 #include <QUrl>
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 
 namespace {
+
+constexpr qsizetype kTitlesShown = 5;
 
 struct Settings
 {
@@ -101,8 +104,11 @@ private:
         std::printf("%d %s %lld bytes %s\n", response.status,
                     prawmp::cacheStatusName(reply.cacheStatus()).constData(),
                     static_cast<long long>(response.body.size()), url.constData());
-        for (const QString &title : listingTitles(response.body))
+        const QStringList titles = listingTitles(response.body);
+        for (const QString &title : titles.first(std::min<qsizetype>(titles.size(), kTitlesShown)))
             std::printf("  %s\n", qPrintable(title));
+        if (titles.size() > kTitlesShown)
+            std::printf("  ... and %lld more\n", static_cast<long long>(titles.size() - kTitlesShown));
         std::fflush(stdout);
         if (response.status < 200 || response.status > 299)
             m_failed = true;

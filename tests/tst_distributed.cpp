@@ -137,7 +137,6 @@ public:
     bool finished() const { return m_stopped && !m_waiting; }
     const QList<int> &statuses() const { return m_statuses; }
     int failures() const { return m_failures; }
-    qint64 longestMs() const { return m_longestMs; }
 
 private:
     void connectNow()
@@ -156,7 +155,6 @@ private:
         const QByteArray target = "/r/load" + QByteArray::number(m_index) + "/new.json?phase=" + m_phase
                                   + "&n=" + QByteArray::number(++m_sent);
         m_waiting = true;
-        m_sentAt = m_clock.elapsed();
         m_socket->write("GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: load-client-"
                         + QByteArray::number(m_index) + "\r\n\r\n");
     }
@@ -168,7 +166,6 @@ private:
         while (takeAnswer(m_buffer, &answer)) {
             m_waiting = false;
             m_statuses.append(answer.status);
-            m_longestMs = std::max(m_longestMs, m_clock.elapsed() - m_sentAt);
             sendNext();
         }
     }
@@ -180,8 +177,6 @@ private:
     QByteArray m_buffer;
     QElapsedTimer m_clock;
     qint64 m_durationMs = 0;
-    qint64 m_sentAt = 0;
-    qint64 m_longestMs = 0;
     int m_sent = 0;
     int m_failures = 0;
     bool m_waiting = false;

@@ -2,6 +2,8 @@
 
 #include <QCryptographicHash>
 #include <QFile>
+#include <QHostAddress>
+#include <QHostInfo>
 #include <QLoggingCategory>
 #include <QTimer>
 #include <QUrl>
@@ -161,6 +163,8 @@ public:
     ~Link() override
     {
         m_destroying = true;
+        if (m_lookup >= 0)
+            QHostInfo::abortHostLookup(m_lookup);
         drop(QString(), false);
     }
 
@@ -169,11 +173,34 @@ public:
 
     void open()
     {
-        if (m_ac)
+        if (m_ac || m_lookup >= 0)
             return;
         ++m_generation;
         const RedisAddress &a = m_owner->address();
-        redisAsyncContext *ac = redisAsyncConnect(a.host.toUtf8().constData(), a.port);
+        if (QHostAddress(a.host).isNull()) {
+            // hiredis would resolve the name with a blocking getaddrinfo().
+            m_lookup = QHostInfo::lookupHost(a.host, this, [this](const QHostInfo &info) {
+                m_lookup = -1;
+                QHostAddress chosen;
+                for (const QHostAddress &address : info.addresses()) {
+                    if (chosen.isNull() || (address.protocol() == QAbstractSocket::IPv4Protocol
+                                            && chosen.protocol() != QAbstractSocket::IPv4Protocol))
+                        chosen = address; // IPv4 first, as hiredis does
+                }
+                if (chosen.isNull())
+                    scheduleRetry(QStringLiteral("cannot resolve %1: %2").arg(m_owner->address().host, info.errorString()));
+                else
+                    connectTo(chosen.toString());
+            });
+            return;
+        }
+        connectTo(a.host);
+    }
+
+    void connectTo(const QString &ip)
+    {
+        const RedisAddress &a = m_owner->address();
+        redisAsyncContext *ac = redisAsyncConnect(ip.toUtf8().constData(), a.port);
         if (!ac) {
             scheduleRetry(QStringLiteral("out of memory"));
             return;
@@ -322,7 +349,6 @@ private:
         if (m_phase == Phase::Connecting && now - m_phaseSince > kConnectTimeoutMs) {
             drop(QStringLiteral("connect timed out"), true);
         } else if (!m_sent.empty() && now - m_sent.front() > kCommandTimeoutMs) {
-            qCWarning(lcRedis) << "Redis" << name() << "link: no answer within" << kCommandTimeoutMs << "ms";
             drop(QStringLiteral("no answer within %1 ms").arg(kCommandTimeoutMs), true);
         }
     }
@@ -449,6 +475,7 @@ private:
     bool m_destroying = false;
     QString m_handshakeError;
     QString m_lastReason;
+    int m_lookup = -1; // host name lookup under way
     std::deque<qint64> m_sent; // when each command awaiting an answer was sent
     QElapsedTimer m_clock;
     QTimer m_retry;

@@ -9,12 +9,13 @@ namespace {
 const QUrl kRedditOAuth(QStringLiteral("https://oauth.reddit.com"));
 const QUrl kRedditWww(QStringLiteral("https://www.reddit.com"));
 
-QString hostPort(const QUrl &url)
+// Route targets are allowed exactly: same scheme, host and port, so that
+// http://oauth.reddit.com cannot carry a bearer token in clear.
+QString origin(const QUrl &url)
 {
     const int defaultPort = url.scheme() == QLatin1String("https") ? 443 : 80;
-    const int port = url.port(defaultPort);
-    return port == defaultPort ? url.host().toLower()
-                               : url.host().toLower() + QLatin1Char(':') + QString::number(port);
+    return url.scheme().toLower() + QLatin1String("://") + url.host().toLower() + QLatin1Char(':')
+           + QString::number(url.port(defaultPort));
 }
 
 } // namespace
@@ -32,7 +33,8 @@ Router::Router(const DaemonOptions &options)
     std::stable_sort(m_routes.begin(), m_routes.end(),
                      [](const RouteSpec &a, const RouteSpec &b) { return a.prefix.size() > b.prefix.size(); });
     for (const RouteSpec &r : std::as_const(m_routes))
-        m_allowedHosts.append(hostPort(r.target));
+        m_allowedOrigins.append(origin(r.target));
+    m_allowedOrigins.removeDuplicates();
     for (const QString &h : options.allowHosts)
         m_allowedHosts.append(h.toLower());
     m_allowedHosts.removeDuplicates();
@@ -53,7 +55,7 @@ bool Router::isAllowed(const QUrl &url) const
 {
     if (url.scheme() != QLatin1String("http") && url.scheme() != QLatin1String("https"))
         return false;
-    return m_allowedHosts.contains(hostPort(url)) || m_allowedHosts.contains(url.host().toLower());
+    return m_allowedOrigins.contains(origin(url)) || m_allowedHosts.contains(url.host().toLower());
 }
 
 QUrl Router::join(const QUrl &base, const QUrl &relative) const

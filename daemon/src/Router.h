@@ -35,7 +35,8 @@ private:
     QUrl join(const QUrl &base, const QUrl &relative) const;
 
     QList<RouteSpec> m_routes;    // longest prefix first
-    QStringList m_allowedHosts;   // "host" or "host:port", lower-case
+    QStringList m_allowedOrigins; // route targets: "scheme://host:port"
+    QStringList m_allowedHosts;   // --allow-host names: any scheme and port
 };
 
 } // namespace prawmp

@@ -1,0 +1,87 @@
+#pragma once
+#include "DaemonOptions.h"
+
+#include "prawmp/RateLimiter.h"
+#include "prawmp/Response.h"
+
+#include <QObject>
+#include <QTcpServer>
+
+#include <atomic>
+#include <memory>
+#include <vector>
+
+class QTimer;
+
+namespace prawmp {
+
+class ProxyServer;
+class ProxyWorker;
+
+// Sets X-Ratelimit-Remaining/-Used/-Reset from the limiter's view of the
+// answer's domain (our view of the shared budget, not the one frozen into a
+// cached answer). Leaves the answer alone while the budget is unknown.
+void applyBudgetHeaders(Response &response, const DomainState &state);
+
+// The daemon's serving threads (--threads N, default: one per core).
+//
+// Each worker runs its own epoll loop over the client connections it was
+// given and answers, by itself, the requests the cache already holds: a
+// keep-alive GET whose answer is cached, routed and keyed exactly as the
+// main path would. Those need neither the main event loop nor a QTcpSocket,
+// so cache hits scale with the cores and an idle connection costs a file
+// descriptor and a few hundred bytes.
+//
+// Everything else -- a miss, a control endpoint, a body, an error to
+// report, a partial request, or any request while somebody observes each
+// request (an SSE subscriber, --log-requests) -- is left unread in the
+// socket, and the connection is handed over to ProxyServer in the main
+// thread, which keeps it from then on. Requests are only peeked at until a
+// worker answers them, so the main path sees every byte the client sent.
+//
+// Owned by ProxyServer, in the main thread. The statistics of the answers
+// given in the workers reach the pipeline counters and the client registry
+// every 100 ms (and before any handover), so /_mp/stats and the GUI count
+// them.
+class ProxyWorkerPool : public QObject
+{
+    Q_OBJECT
+public:
+    ProxyWorkerPool(ProxyServer &server, const DaemonOptions &options);
+    ~ProxyWorkerPool() override;
+
+    int threadCount() const { return int(m_workers.size()); }
+    // A listening socket whose connections go to the workers. Over
+    // --max-clients, or while stopping, they take QTcpServer's usual way to
+    // ProxyServer, which refuses them with the 503 of the contract.
+    QTcpServer *createListener(QObject *parent);
+    // Connections the workers hold right now.
+    int connectionCount() const { return m_held.load(std::memory_order_relaxed); }
+
+    // SIGHUP: routes, token, limits and --log-requests as reloaded.
+    void applyOptions(const DaemonOptions &options);
+    // Somebody wants an event per request (SSE): hand every request over.
+    void setObserved(bool observed);
+    // Stop serving: idle connections are closed, new ones go to ProxyServer.
+    void shutdown();
+
+    // Applies the workers' counts to the pipeline and the client registry.
+    void flushStats();
+
+private:
+    friend class ProxyWorker;
+    bool dispatch(qintptr descriptor);
+    void publishConfig();
+    void adopt(int worker, int descriptor);
+
+    ProxyServer &m_server;
+    DaemonOptions m_options;
+    bool m_observed = false;
+    bool m_stopping = false;
+    std::vector<std::unique_ptr<ProxyWorker>> m_workers;
+    std::atomic<int> m_held{0};
+    size_t m_next = 0;
+    QTimer *m_statsTimer = nullptr;
+};
+
+} // namespace prawmp
