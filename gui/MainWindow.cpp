@@ -311,6 +311,11 @@ void MainWindow::createCentralWidget()
     connect(m_clientsTable, &ClientsTable::filterRequested, m_requestLog, &RequestLogView::setFilterText);
     connect(m_requestLog, &RequestLogView::evictRequested, this, &MainWindow::showEvictDialog);
     connect(m_pauseLogAction, &QAction::toggled, m_requestLog, &RequestLogView::setPaused);
+    connect(m_requestLog, &RequestLogView::pausedChanged, m_pauseLogAction, &QAction::setChecked);
+    connect(m_banner, &StatusBanner::closedByUser, this, [this] {
+        if (m_bannerForConnection)
+            m_connectionBannerClosed = true;
+    });
     connect(m_filterAction, &QAction::triggered, m_requestLog, &RequestLogView::focusFilter);
 }
 
@@ -381,6 +386,7 @@ void MainWindow::connectTo(const ServerAddress &server, bool rememberToken)
     m_serverBox->setEditText(server.displayName());
     if (m_bannerForConnection)
         m_banner->dismiss();
+    m_connectionBannerClosed = false;
     m_connection->open();
 }
 
@@ -415,6 +421,7 @@ void MainWindow::onStateChanged(DaemonConnection::State state)
     m_disconnectAction->setEnabled(state != DaemonConnection::State::Disconnected);
     if (connected) {
         m_everConnected = true;
+        m_connectionBannerClosed = false;
         if (m_bannerForConnection) {
             m_banner->dismiss();
             m_bannerForConnection = false;
@@ -442,6 +449,8 @@ void MainWindow::showConnectionBanner(const DaemonConnection::Failure &failure)
 {
     using Kind = DaemonConnection::Failure::Kind;
     const ServerAddress s = m_connection->server();
+    if (m_connectionBannerClosed)
+        return; // the status bar still says what is going on
     m_bannerForConnection = true;
     if (failure.kind == Kind::Refused && s.isLoopback()) {
         if (m_localDaemon->isRunning()) {

@@ -159,6 +159,8 @@ private:
 
     bool m_everConnected = false; // to the current server
     bool m_bannerForConnection = false;
+    bool m_connectionBannerClosed = false; // by the user: not raised again until connected
+
     bool m_copyPending = false;
     quint64 m_framesShown = 0;
     QString m_lastActionMessage;

@@ -63,6 +63,7 @@ RequestLogView::RequestLogView(QWidget *parent) : QWidget(parent)
         if (!paused)
             flush();
         updateCount();
+        emit pausedChanged(paused);
     });
 
     m_count = new QLabel(this);

@@ -40,6 +40,7 @@ public:
 
 signals:
     void evictRequested(const QString &url);
+    void pausedChanged(bool paused);
 
 private:
     void updateCount();

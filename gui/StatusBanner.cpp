@@ -24,7 +24,10 @@ StatusBanner::StatusBanner(QWidget *parent) : QFrame(parent)
     m_close->setText(QStringLiteral("✕"));
     m_close->setAutoRaise(true);
     m_close->setToolTip(tr("Dismiss"));
-    connect(m_close, &QToolButton::clicked, this, &StatusBanner::dismiss);
+    connect(m_close, &QToolButton::clicked, this, [this] {
+        dismiss();
+        emit closedByUser();
+    });
 
     auto *layout = new QHBoxLayout(this);
     layout->setContentsMargins(10, 6, 6, 6);
@@ -94,7 +97,8 @@ void StatusBanner::applyColors()
 void StatusBanner::changeEvent(QEvent *event)
 {
     QFrame::changeEvent(event);
-    if (event->type() == QEvent::ParentChange || (event->type() == QEvent::PaletteChange && !m_applying))
+    if (event->type() == QEvent::ParentChange || event->type() == QEvent::ApplicationPaletteChange
+        || (event->type() == QEvent::PaletteChange && !m_applying))
         applyColors();
 }
 

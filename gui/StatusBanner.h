@@ -26,6 +26,10 @@ public:
     Kind kind() const { return m_kind; }
     QList<QAction *> actions() const { return m_actions; }
 
+signals:
+    // The user closed it (not emitted by dismiss() called from code).
+    void closedByUser();
+
 protected:
     void changeEvent(QEvent *event) override;
 

@@ -26,7 +26,7 @@ TimeChartView::TimeChartView(const QString &title, QWidget *parent) : QChartView
     m_chart->legend()->setShowToolTips(true);
     setChart(m_chart); // the view owns the chart
     setRenderHint(QPainter::Antialiasing);
-    setMinimumSize(260, 170);
+    setMinimumSize(240, 130);
     setFrameShape(QFrame::NoFrame);
 
     m_axisX = new QDateTimeAxis(this);

@@ -516,10 +516,6 @@ void TestDefaultHandler::upstreamFaultsGiveDistinctErrors()
           qPrintable(reply->error().code()), qPrintable(reply->error().message), elapsed,
           m_fake->targetCount(target.toUtf8()));
 
-    // Known defect, kept visible (XFAIL turns into a failure once fixed):
-    // QNAM reports bytes that are not HTTP as RemoteHostClosedError, the
-    // same as a dropped connection, so Upstream on QNAM cannot tell them apart.
-    QEXPECT_FAIL("garbage", "QNAM reports garbage as RemoteHostClosedError, like a drop", Continue);
     QCOMPARE(reply->error().kind, kind);
     if (kind == Error::Kind::None) {
         QCOMPARE(reply->response().status, status);
@@ -534,11 +530,7 @@ void TestDefaultHandler::upstreamFaultsGiveDistinctErrors()
         QCOMPARE(reply->error().httpStatus(), 504);
     }
     // The upstream saw the request exactly once: nothing was resent behind
-    // the limiter's back. Known defect: QNAM silently resends (POSTs too) a
-    // request whose connection closed before a status line arrived, up to
-    // three times (its reconnectAttempts, not configurable).
-    QEXPECT_FAIL("drop", "QNAM resends a request whose connection dropped (2 arrivals)", Continue);
-    QEXPECT_FAIL("garbage", "QNAM resends a request answered with garbage (4 arrivals)", Continue);
+    // the limiter's back.
     QCOMPARE(m_fake->targetCount(target.toUtf8()), 1);
     // Nothing of the failure is cached.
     QCOMPARE(m_pipeline->cache().counters().entries, 1u);

@@ -37,9 +37,10 @@
 #include <QSettings>
 #include <QSignalSpy>
 #include <QSortFilterProxyModel>
-#include <QStandardPaths>
+#include <QTemporaryDir>
 #include <QTest>
 #include <QTimer>
+#include <QToolButton>
 
 #include <memory>
 
@@ -166,6 +167,7 @@ private slots:
 private:
     bool startDaemon(ProcessFixture &daemon, quint16 port, const QStringList &extra = {});
 
+    QTemporaryDir m_configDir;
     FakeReddit *m_reddit = nullptr;
     std::unique_ptr<ProcessFixture> m_daemon;
     quint16 m_port = 0;
@@ -185,10 +187,12 @@ void tst_GuiDashboard::initTestCase()
 {
     if (test::daemonProgram().isEmpty())
         QSKIP("praw-multiprocess is not built");
-    QStandardPaths::setTestModeEnabled(true);
+    // Settings (recent servers, tokens) in a directory of this run only.
+    QVERIFY(m_configDir.isValid());
+    qputenv("XDG_CONFIG_HOME", QFile::encodeName(m_configDir.path()));
     QCoreApplication::setOrganizationName(QStringLiteral("praw-multiprocess-tests"));
     QCoreApplication::setApplicationName(QStringLiteral("tst_gui_dashboard"));
-    QSettings().clear();
+    QVERIFY(QSettings().fileName().startsWith(m_configDir.path()));
 
     FakeRedditOptions options;
     options.budget = 1000;
@@ -489,6 +493,15 @@ void tst_GuiDashboard::offersLocalDaemonWhenNoneAnswers()
     QVERIFY2(window.banner()->text().contains(QStringLiteral("No daemon answers")), qPrintable(window.banner()->text()));
     QVERIFY(window.banner()->actions().contains(window.startDaemonAction()));
     QVERIFY(window.indicator()->text().contains(QStringLiteral("connection refused")));
+
+    // Closed by the user, the banner stays closed while the retries go on.
+    QToolButton *close = window.banner()->findChild<QToolButton *>();
+    QVERIFY(close);
+    close->click();
+    QVERIFY(!window.banner()->isVisible());
+    const int attempts = window.connection()->failedAttempts();
+    QTRY_VERIFY_WITH_TIMEOUT(window.connection()->failedAttempts() >= attempts + 2, kTimeoutMs);
+    QVERIFY(!window.banner()->isVisible());
 
     window.startDaemonAction()->trigger();
     QTRY_VERIFY_WITH_TIMEOUT(window.localDaemon()->isRunning(), kTimeoutMs);

@@ -27,8 +27,6 @@
 #include <QTemporaryDir>
 #include <QTest>
 
-#include <optional>
-
 using prawmp::test::ProcessFixture;
 using namespace Qt::Literals::StringLiterals;
 

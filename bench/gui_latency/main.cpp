@@ -24,7 +24,7 @@
 #include <QEventLoop>
 #include <QFile>
 #include <QProcess>
-#include <QStandardPaths>
+#include <QTemporaryDir>
 #include <QSysInfo>
 #include <QTableView>
 #include <QTimer>
@@ -173,10 +173,12 @@ int main(int argc, char *argv[])
     }
     if (!qEnvironmentVariableIsSet("QT_QPA_PLATFORM"))
         qputenv("QT_QPA_PLATFORM", "offscreen");
+    // The window's settings (recent servers) go to a directory of this run only.
+    QTemporaryDir configDir;
+    qputenv("XDG_CONFIG_HOME", QFile::encodeName(configDir.path()));
     QApplication app(argc, argv);
     QCoreApplication::setOrganizationName(QStringLiteral("praw-multiprocess-bench"));
     QCoreApplication::setApplicationName(QStringLiteral("gui-latency-bench"));
-    QStandardPaths::setTestModeEnabled(true); // settings out of the user's way
 
     QCommandLineParser parser;
     parser.setApplicationDescription(QStringLiteral("Event-loop latency of the dashboard under load."));

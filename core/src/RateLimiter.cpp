@@ -457,6 +457,18 @@ void RateLimiter::complete(Ticket ticket, int status, const HttpHeaders &headers
     d->close(ticket, status, &headers);
 }
 
+void RateLimiter::sent(Ticket ticket)
+{
+    QMutexLocker lock(&d->mutex);
+    const auto it = d->inFlight.constFind(ticket);
+    if (it == d->inFlight.constEnd())
+        return;
+    const auto dit = d->domains.find(it->domain);
+    if (dit != d->domains.end())
+        dit->lastGrantAt = std::max(dit->lastGrantAt, d->now());
+    // The next grant's timer re-evaluates when it fires and waits the rest.
+}
+
 void RateLimiter::fail(Ticket ticket)
 {
     QMutexLocker lock(&d->mutex);

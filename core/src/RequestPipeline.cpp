@@ -148,6 +148,7 @@ struct RequestPipeline::Private
         flight->dispatched = true;
         flight->waitMs = clock.elapsed() - flight->queuedAtMs;
         ++counters.upstreamRequests;
+        limiter->sent(flight->ticket);
         flight->upstreamId = upstream->send(flight->request, [this, flight](const Response &response,
                                                                            const Error &error) {
             answered(flight, response, error);
@@ -340,6 +341,12 @@ ResponseCache &RequestPipeline::cache() { return d->cache; }
 RateLimiter &RequestPipeline::limiter() { return *d->limiter; }
 Upstream &RequestPipeline::upstream() { return *d->upstream; }
 PipelineCounters RequestPipeline::counters() const { return d->counters; }
+
+void RequestPipeline::countCacheHits(quint64 count)
+{
+    d->counters.requests += count;
+    d->counters.hits += count;
+}
 
 QString RequestPipeline::redactedUrl(const QUrl &url)
 {

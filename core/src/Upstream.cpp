@@ -1,182 +1,461 @@
 #include "prawmp/Upstream.h"
 
+#include "UpstreamConnection.h"
+
+#include <QElapsedTimer>
 #include <QHash>
+#include <QList>
 #include <QLoggingCategory>
-#include <QNetworkAccessManager>
-#include <QNetworkReply>
-#include <QNetworkRequest>
 #include <QPointer>
+#include <QSslConfiguration>
 #include <QTimer>
 
-Q_LOGGING_CATEGORY(lcUpstream, "prawmp.upstream")
+#include <optional>
+
+// Debug lines per request and connection: QT_LOGGING_RULES="prawmp.upstream.debug=true".
+Q_LOGGING_CATEGORY(lcUpstream, "prawmp.upstream", QtInfoMsg)
 
 namespace prawmp {
 
 namespace {
 
-// Headers QNAM must not be handed: it manages the connection and framing itself.
-bool isManagedByQnam(const QByteArray &name)
+constexpr int kDefaultMaxConnectionsPerOrigin = 16;
+
+bool equalsNoCase(const QByteArray &a, const char *b)
 {
-    static const QByteArray managed[] = {"host", "content-length", "connection", "keep-alive",
-                                         "transfer-encoding", "te", "upgrade", "trailer",
-                                         "proxy-connection", "proxy-authorization", "expect"};
-    for (const QByteArray &m : managed)
-        if (name.compare(m, Qt::CaseInsensitive) == 0)
+    return a.compare(QByteArrayView(b), Qt::CaseInsensitive) == 0;
+}
+
+// Fields we never forward: the connection's own (hop-by-hop), and those
+// the request line and framing decide.
+bool isOmittedRequestField(const QByteArray &name)
+{
+    static const char *const omitted[] = {"host", "content-length", "connection", "keep-alive",
+                                          "transfer-encoding", "te", "upgrade", "trailer",
+                                          "proxy-connection", "proxy-authorization", "expect"};
+    for (const char *o : omitted)
+        if (equalsNoCase(name, o))
             return true;
     return false;
 }
 
-Error errorFor(QNetworkReply::NetworkError code, const QString &text)
+// Path and query, exactly as encoded in the URL ("/" when empty).
+QByteArray requestTarget(const QUrl &url)
 {
-    using E = QNetworkReply::NetworkError;
-    if (code == E::TimeoutError)
-        return {Error::Kind::Timeout, text};
-    if (code >= E::ProtocolUnknownError && code <= E::ProtocolFailure)
-        return {Error::Kind::BadResponse, QStringLiteral("upstream sent an invalid answer: %1").arg(text)};
-    return {Error::Kind::ConnectionFailed, QStringLiteral("upstream unreachable: %1").arg(text)};
+    QByteArray target = url.toEncoded(QUrl::RemoveScheme | QUrl::RemoveAuthority | QUrl::RemoveFragment);
+    if (!target.startsWith('/'))
+        target.prepend('/');
+    return target;
 }
 
-// An HTTP status came back (4xx and 5xx included): the answer is the upstream's.
-bool isHttpAnswer(QNetworkReply::NetworkError code)
+QByteArray hostField(const QUrl &url, const UpstreamOrigin &origin)
 {
-    using E = QNetworkReply::NetworkError;
-    return code == E::NoError
-        || (code >= E::ContentAccessDenied && code <= E::UnknownContentError)
-        || (code >= E::InternalServerError && code <= E::UnknownServerError);
+    QByteArray host = url.host(QUrl::FullyEncoded).toLatin1();
+    if (host.contains(':'))
+        host = '[' + host + ']'; // an IPv6 literal
+    if (origin.port != (origin.tls ? 443 : 80))
+        host += ':' + QByteArray::number(origin.port);
+    return host;
+}
+
+QByteArray serialize(const Request &request, const UpstreamOrigin &origin)
+{
+    HttpHeaders headers = request.headers;
+    headers.removeHopByHop(); // also the fields the Connection field names
+
+    QByteArray out;
+    out.reserve(256 + request.body.size());
+    out += request.method + ' ' + requestTarget(request.url) + " HTTP/1.1\r\n";
+    out += "Host: " + hostField(request.url, origin) + "\r\n";
+    for (const auto &[name, value] : headers.fields()) {
+        if (!isOmittedRequestField(name))
+            out += name + ": " + value + "\r\n";
+    }
+    if (!request.body.isEmpty() || request.method == "POST" || request.method == "PUT"
+        || request.method == "PATCH")
+        out += "Content-Length: " + QByteArray::number(request.body.size()) + "\r\n";
+    out += "\r\n";
+    out += request.body;
+    return out;
+}
+
+// Methods resent once when a reused connection turned out dead before the
+// upstream took the request (RFC 9110 §9.2.2 would allow more; we keep to
+// the ones the cache serves).
+bool mayResend(const QByteArray &method)
+{
+    return method == "GET" || method == "HEAD";
 }
 
 } // namespace
 
 struct Upstream::Private
 {
-    struct Pending {
-        QPointer<QNetworkReply> reply;
-        QTimer *timer = nullptr;
+    // One request from send() to its answer.
+    struct Exchange {
+        quint64 id = 0;
+        UpstreamOrigin origin;
+        QString originKey;
+        QByteArray method;
+        QByteArray wire;          // the request as written
+        bool head = false;
+        bool retried = false;     // resent once already (see mayResend)
+        bool needsFresh = false;  // not on a connection that has been idle
         Callback done;
+        QTimer *timer = nullptr;
+        UpstreamConnection *connection = nullptr;
+        qint64 sentAtNs = -1;     // when written (UpstreamConnection::sentAtNs)
+    };
+    // The connections to one origin and the requests waiting for one.
+    struct Pool {
+        QList<UpstreamConnection *> connections; // connecting, idle and busy
+        QList<quint64> waiting;                  // in send() order
     };
 
-    QNetworkAccessManager *nam = nullptr;
+    Upstream *q = nullptr;
     double timeoutSeconds = 45.0;
+    int maxPerOrigin = kDefaultMaxConnectionsPerOrigin;
+    std::optional<QSslConfiguration> tls; // loaded on first use (TLS backend start-up)
     quint64 nextId = 1;
-    QHash<quint64, Pending> pending;
+    QHash<quint64, Exchange> exchanges;
+    QHash<QString, Pool> pools;
+    QHash<UpstreamConnection *, quint64> carrying; // connection -> exchange on it
+    bool pumping = false;
+    QList<QString> pumpAgain;
+
+    const QSslConfiguration &tlsConfig()
+    {
+        if (!tls)
+            tls = QSslConfiguration::defaultConfiguration();
+        return *tls;
+    }
+
+    UpstreamConnection *newConnection(const UpstreamOrigin &origin, Pool &pool)
+    {
+        auto *conn = new UpstreamConnection(origin, origin.tls ? tlsConfig() : QSslConfiguration(), q);
+        QObject::connect(conn, &UpstreamConnection::ready, q, [this](UpstreamConnection *c) {
+            pump(c->origin().key());
+        });
+        QObject::connect(conn, &UpstreamConnection::answered, q,
+                         [this](UpstreamConnection *c, const Response &r, bool reusable) {
+                             onAnswered(c, r, reusable);
+                         });
+        QObject::connect(conn, &UpstreamConnection::failed, q,
+                         [this](UpstreamConnection *c, const Error &e, bool mayRetry) {
+                             onFailed(c, e, mayRetry);
+                         });
+        QObject::connect(conn, &UpstreamConnection::lost, q, [this](UpstreamConnection *c) {
+            const QString key = c->origin().key();
+            discard(c);
+            pump(key); // a slot came free
+        });
+        pool.connections.append(conn);
+        return conn;
+    }
+
+    // Forgets a connection and closes it (quietly, if still open).
+    void discard(UpstreamConnection *c)
+    {
+        auto it = pools.find(c->origin().key());
+        if (it != pools.end())
+            it->connections.removeOne(c);
+        carrying.remove(c);
+        QObject::disconnect(c, nullptr, q, nullptr);
+        c->close();
+        c->deleteLater(); // we may be inside one of its signals
+    }
+
+    // Hands waiting requests of one origin to connections. Re-entrant calls
+    // (from a callback) are queued behind the running one.
+    void pump(const QString &key)
+    {
+        if (pumping) {
+            if (!pumpAgain.contains(key))
+                pumpAgain.append(key);
+            return;
+        }
+        pumping = true;
+        pumpOrigin(key);
+        while (!pumpAgain.isEmpty())
+            pumpOrigin(pumpAgain.takeFirst());
+        pumping = false;
+    }
+
+    void pumpOrigin(const QString &key)
+    {
+        auto poolIt = pools.find(key);
+        if (poolIt == pools.end())
+            return;
+        Pool &pool = *poolIt;
+        while (!pool.waiting.isEmpty()) {
+            const quint64 id = pool.waiting.first();
+            auto exIt = exchanges.find(id);
+            if (exIt == exchanges.end()) {
+                pool.waiting.removeFirst();
+                continue;
+            }
+            Exchange &ex = *exIt;
+            UpstreamConnection *c = nullptr;
+            if (!ex.needsFresh) {
+                c = takeIdle(pool);
+                if (!c) {
+                    // A preconnect under way: the request goes out as soon as it is open.
+                    for (UpstreamConnection *candidate : std::as_const(pool.connections)) {
+                        if (candidate->state() == UpstreamConnection::State::Connecting
+                            && !candidate->hasRequest()) {
+                            c = candidate;
+                            break;
+                        }
+                    }
+                }
+            }
+            bool opening = false;
+            if (!c) {
+                if (pool.connections.size() >= maxPerOrigin && ex.needsFresh) {
+                    // Make room by closing an idle connection, if there is one.
+                    for (UpstreamConnection *candidate : std::as_const(pool.connections)) {
+                        if (candidate->state() == UpstreamConnection::State::Idle) {
+                            discard(candidate);
+                            break;
+                        }
+                    }
+                }
+                if (pool.connections.size() >= maxPerOrigin)
+                    return; // all busy: wait for one to come free
+                c = newConnection(ex.origin, pool);
+                opening = true;
+            }
+            pool.waiting.removeFirst();
+            ex.connection = c;
+            carrying.insert(c, id);
+            c->start(ex.wire, ex.head);
+            if (opening)
+                c->open();
+            ex.sentAtNs = c->sentAtNs(); // -1 while connecting; set again when written
+        }
+    }
+
+    // The most recently used idle connection that is still usable; idle
+    // connections found dead on the way are closed (nothing was sent on them).
+    UpstreamConnection *takeIdle(Pool &pool)
+    {
+        for (qsizetype i = pool.connections.size() - 1; i >= 0; --i) {
+            UpstreamConnection *c = pool.connections.at(i);
+            if (c->state() != UpstreamConnection::State::Idle)
+                continue;
+            if (c->isStillUsable())
+                return c;
+            qCDebug(lcUpstream) << "connection" << c->serial() << "to" << c->origin().key()
+                                << "found closed while idle; not used";
+            discard(c);
+            // discard() removed index i; the indexes below are unchanged.
+        }
+        return nullptr;
+    }
+
+    void noteSent(quint64 id, const UpstreamConnection *c)
+    {
+        auto it = exchanges.find(id);
+        if (it != exchanges.end())
+            it->sentAtNs = c->sentAtNs();
+    }
+
+    void onAnswered(UpstreamConnection *c, const Response &response, bool reusable)
+    {
+        const QString key = c->origin().key();
+        const quint64 id = carrying.take(c);
+        noteSent(id, c);
+        if (!reusable)
+            discard(c);
+        pump(key);
+        finish(id, response, {});
+    }
+
+    void onFailed(UpstreamConnection *c, const Error &error, bool mayRetry)
+    {
+        const QString key = c->origin().key();
+        const quint64 id = carrying.take(c);
+        noteSent(id, c);
+        discard(c);
+        auto it = exchanges.find(id);
+        if (it == exchanges.end()) {
+            pump(key);
+            return;
+        }
+        Exchange &ex = *it;
+        ex.connection = nullptr;
+        if (mayRetry && mayResend(ex.method) && !ex.retried) {
+            qCDebug(lcUpstream) << "request" << id << "resent once on a fresh connection:"
+                                << error.message;
+            ex.retried = true;
+            ex.needsFresh = true;
+            pools[key].waiting.prepend(id);
+            pump(key);
+            return;
+        }
+        Error reported = error;
+        if (mayRetry) {
+            reported.message += mayResend(ex.method)
+                ? QStringLiteral(" (already resent once)")
+                : QStringLiteral("; a %1 is not resent").arg(QString::fromLatin1(ex.method));
+        }
+        pump(key);
+        finish(id, {}, reported);
+    }
+
+    void onTimeout(quint64 id)
+    {
+        auto it = exchanges.find(id);
+        if (it == exchanges.end())
+            return;
+        const QString key = it->originKey;
+        detach(*it);
+        pump(key);
+        finish(id, {}, {Error::Kind::Timeout,
+                        QStringLiteral("upstream did not answer within %1 s").arg(timeoutSeconds)});
+    }
+
+    // Takes the request off its connection (closed: the answer half read
+    // cannot be told from the next) or out of the waiting line.
+    void detach(Exchange &ex)
+    {
+        if (UpstreamConnection *c = ex.connection) {
+            ex.connection = nullptr;
+            discard(c);
+        } else {
+            auto poolIt = pools.find(ex.originKey);
+            if (poolIt != pools.end())
+                poolIt->waiting.removeOne(ex.id);
+        }
+    }
 
     void finish(quint64 id, const Response &response, const Error &error)
     {
-        auto it = pending.find(id);
-        if (it == pending.end())
+        auto it = exchanges.find(id);
+        if (it == exchanges.end())
             return;
-        Pending p = std::move(*it);
-        pending.erase(it);
-        delete p.timer;
-        if (p.reply) {
-            p.reply->disconnect();
-            if (p.reply->isRunning())
-                p.reply->abort();
-            p.reply->deleteLater();
+        Exchange ex = std::move(*it);
+        exchanges.erase(it);
+        dropTimer(ex);
+        if (lcUpstream().isDebugEnabled()) {
+            const double ms = ex.sentAtNs < 0 ? -1.0 : (UpstreamConnection::nowNs() - ex.sentAtNs) / 1e6;
+            qCDebug(lcUpstream).nospace().noquote()
+                << "request " << id << " " << ex.method << " " << ex.originKey << ": "
+                << (error ? error.message : QString::number(response.status)) << ", "
+                << ms << " ms after sending";
         }
-        p.done(response, error);
+        if (ex.done)
+            ex.done(response, error);
+    }
+
+    static void dropTimer(Exchange &ex)
+    {
+        if (ex.timer) {
+            ex.timer->stop();
+            ex.timer->deleteLater(); // we may be inside its timeout()
+            ex.timer = nullptr;
+        }
     }
 };
 
 Upstream::Upstream(QObject *parent) : QObject(parent), d(std::make_unique<Private>())
 {
-    d->nam = new QNetworkAccessManager(this);
-    d->nam->setRedirectPolicy(QNetworkRequest::ManualRedirectPolicy);
-    d->nam->setAutoDeleteReplies(false);
+    d->q = this;
 }
 
 Upstream::~Upstream()
 {
-    for (auto &p : d->pending) {
-        delete p.timer;
-        if (p.reply) {
-            p.reply->disconnect();
-            p.reply->abort();
-            delete p.reply;
+    // No callback runs any more; connections (children) close as they go.
+    for (auto &ex : d->exchanges)
+        delete ex.timer;
+    d->exchanges.clear();
+    for (auto &pool : d->pools) {
+        for (UpstreamConnection *c : std::as_const(pool.connections)) {
+            QObject::disconnect(c, nullptr, this, nullptr);
+            c->close();
         }
     }
 }
 
 void Upstream::setTimeout(double seconds) { d->timeoutSeconds = seconds; }
 double Upstream::timeout() const { return d->timeoutSeconds; }
-int Upstream::inFlight() const { return int(d->pending.size()); }
+
+void Upstream::setMaxConnectionsPerOrigin(int count) { d->maxPerOrigin = std::max(1, count); }
+int Upstream::maxConnectionsPerOrigin() const { return d->maxPerOrigin; }
+
+void Upstream::setSslConfiguration(const QSslConfiguration &configuration) { d->tls = configuration; }
+QSslConfiguration Upstream::sslConfiguration() const { return d->tlsConfig(); }
+
+int Upstream::inFlight() const { return int(d->exchanges.size()); }
+
+int Upstream::connectionCount() const
+{
+    int count = 0;
+    for (const auto &pool : d->pools)
+        count += int(pool.connections.size());
+    return count;
+}
 
 quint64 Upstream::send(const Request &request, Callback done)
 {
     const quint64 id = d->nextId++;
-    QNetworkRequest req(request.url);
-    req.setAttribute(QNetworkRequest::RedirectPolicyAttribute, QNetworkRequest::ManualRedirectPolicy);
-    req.setAttribute(QNetworkRequest::Http2AllowedAttribute, false);
-    req.setAttribute(QNetworkRequest::CacheLoadControlAttribute, QNetworkRequest::AlwaysNetwork);
-    req.setAttribute(QNetworkRequest::CookieLoadControlAttribute, QNetworkRequest::Manual);
-    req.setAttribute(QNetworkRequest::CookieSaveControlAttribute, QNetworkRequest::Manual);
-    for (const auto &[name, value] : request.headers.fields()) {
-        if (!isManagedByQnam(name))
-            req.setRawHeader(name, value);
+    Private::Exchange ex;
+    ex.id = id;
+    ex.origin = UpstreamOrigin::fromUrl(request.url);
+    ex.originKey = ex.origin.key();
+    ex.method = request.method;
+    ex.head = request.method == "HEAD";
+    ex.done = std::move(done);
+    ex.timer = new QTimer(this);
+    ex.timer->setSingleShot(true);
+    // Coarse timers may fire 5% early: a timeout is a promise to wait that long.
+    ex.timer->setTimerType(Qt::PreciseTimer);
+    connect(ex.timer, &QTimer::timeout, this, [this, id] { d->onTimeout(id); });
+    ex.timer->start(int(std::clamp(d->timeoutSeconds * 1000.0, 0.0, 2.0e9)));
+
+    if (!ex.origin.isValid()) {
+        const Error error{Error::Kind::ConnectionFailed,
+                          QStringLiteral("upstream unreachable: cannot send to \"%1\" (http or https URL with a host expected)")
+                              .arg(request.url.toString())};
+        d->exchanges.insert(id, std::move(ex));
+        // Never from inside send().
+        QTimer::singleShot(0, this, [this, id, error] { d->finish(id, {}, error); });
+        return id;
     }
-    // Without this QNAM asks for gzip and inflates it behind our back; a
-    // proxy passes the client's choice through instead.
-    if (!request.headers.contains("accept-encoding"))
-        req.setRawHeader("Accept-Encoding", "identity");
-
-    // QNAM only knows that an answer has no body when the request is a real
-    // HEAD; sent as a custom verb it waits for Content-Length bytes that
-    // never come, until the timeout.
-    QNetworkReply *reply = request.method == "HEAD"
-        ? d->nam->head(req)
-        : d->nam->sendCustomRequest(req, request.method, request.body);
-    auto *timer = new QTimer;
-    timer->setSingleShot(true);
-    d->pending.insert(id, Private::Pending{reply, timer, std::move(done)});
-
-    connect(timer, &QTimer::timeout, this, [this, id] {
-        d->finish(id, {}, {Error::Kind::Timeout,
-                           QStringLiteral("upstream did not answer within %1 s").arg(d->timeoutSeconds)});
-    });
-    timer->start(int(d->timeoutSeconds * 1000));
-
-    connect(reply, &QNetworkReply::finished, this, [this, id, reply] {
-        const auto code = reply->error();
-        const QVariant status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute);
-        if (!status.isValid() || !isHttpAnswer(code)) {
-            qCDebug(lcUpstream) << "request failed:" << code << reply->errorString();
-            d->finish(id, {}, errorFor(code, reply->errorString()));
-            return;
-        }
-        Response response;
-        response.status = status.toInt();
-        response.reason = reply->attribute(QNetworkRequest::HttpReasonPhraseAttribute).toByteArray();
-        for (const auto &[name, value] : reply->rawHeaderPairs())
-            response.headers.add(name, value);
-        response.body = reply->readAll();
-        d->finish(id, response, {});
-    });
+    ex.wire = serialize(request, ex.origin);
+    const QString key = ex.originKey;
+    d->exchanges.insert(id, std::move(ex));
+    d->pools[key].waiting.append(id);
+    d->pump(key);
     return id;
-}
-
-void Upstream::preconnect(const QUrl &url)
-{
-    if (url.host().isEmpty())
-        return;
-    if (url.scheme() == QLatin1String("https"))
-        d->nam->connectToHostEncrypted(url.host(), quint16(url.port(443)));
-    else
-        d->nam->connectToHost(url.host(), quint16(url.port(80)));
 }
 
 void Upstream::abort(quint64 id)
 {
-    auto it = d->pending.find(id);
-    if (it == d->pending.end())
+    auto it = d->exchanges.find(id);
+    if (it == d->exchanges.end())
         return;
-    Private::Pending p = std::move(*it);
-    d->pending.erase(it);
-    delete p.timer;
-    if (p.reply) {
-        p.reply->disconnect();
-        p.reply->abort();
-        p.reply->deleteLater();
+    Private::Exchange ex = std::move(*it);
+    d->exchanges.erase(it);
+    Private::dropTimer(ex);
+    d->detach(ex);
+    d->pump(ex.originKey); // a slot may have come free
+}
+
+void Upstream::preconnect(const QUrl &url)
+{
+    const UpstreamOrigin origin = UpstreamOrigin::fromUrl(url);
+    if (!origin.isValid())
+        return;
+    Private::Pool &pool = d->pools[origin.key()];
+    for (UpstreamConnection *c : std::as_const(pool.connections)) {
+        if (c->state() == UpstreamConnection::State::Idle
+            || (c->state() == UpstreamConnection::State::Connecting && !c->hasRequest()))
+            return; // one is ready, or on its way
     }
+    if (pool.connections.size() >= d->maxPerOrigin)
+        return;
+    d->newConnection(origin, pool)->open();
 }
 
 } // namespace prawmp

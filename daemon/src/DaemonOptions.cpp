@@ -9,6 +9,7 @@
 #include <QSettings>
 #include <QTemporaryFile>
 #include <QTextStream>
+#include <QThread>
 
 #include <algorithm>
 #include <cmath>
@@ -162,6 +163,19 @@ QString parseToken(const QString &text, QString *token)
     return {};
 }
 
+// A file named by an option: kept absolute, so that a reload reads the same
+// file; whether it can be read is checked where it is used.
+QString parseFilePath(const QString &text, QString *path)
+{
+    const QString t = text.trimmed();
+    if (t.isEmpty()) { // lets a command line turn off the file's setting
+        path->clear();
+        return {};
+    }
+    *path = QFileInfo(t).absoluteFilePath();
+    return {};
+}
+
 using Apply = std::function<QString(DaemonOptions &, const QStringList &)>;
 
 // One option: its command-line form, its config-file key (the same name),
@@ -308,6 +322,16 @@ QList<OptionSpec> makeSpecs()
                   o.maxClients = int(n);
                   return {};
               })});
+    s.append({u"threads"_s, u"N"_s,
+              u"Threads that answer cache hits by themselves; 0 serves everything on the main thread (the default: one per core)."_s,
+              QString::number(def.threads), false, true, {},
+              scalar([](DaemonOptions &o, const QString &v) -> QString {
+                  qint64 n = 0;
+                  if (QString e = parseInteger(v, 0, 256, &n); !e.isEmpty())
+                      return e;
+                  o.threads = int(n);
+                  return {};
+              })});
     s.append({u"max-queue-wait"_s, u"SECONDS"_s,
               u"Answer 503 at once when a request would wait longer for the rate limit ('none': no bound; X-Mp-Max-Wait overrides per request)."_s,
               u"none"_s, false, true, {},
@@ -345,6 +369,14 @@ QList<OptionSpec> makeSpecs()
               u"Allow listening on a non-loopback address without --auth-token."_s,
               u"off"_s, false, true, {},
               scalar([](DaemonOptions &o, const QString &v) { return parseBool(v, &o.insecure); })});
+    s.append({u"tls-cert"_s, u"FILE"_s,
+              u"Speak HTTPS: PEM certificate (chain) of the listener; needs --tls-key."_s,
+              u"none"_s, false, true, {},
+              scalar([](DaemonOptions &o, const QString &v) { return parseFilePath(v, &o.tlsCertificateFile); })});
+    s.append({u"tls-key"_s, u"FILE"_s,
+              u"PEM private key (unencrypted) of --tls-cert; keep it readable by the daemon only."_s,
+              u"none"_s, false, true, {},
+              scalar([](DaemonOptions &o, const QString &v) { return parseFilePath(v, &o.tlsKeyFile); })});
     s.append({u"redis"_s, u"URL"_s,
               u"Share the rate budget and the cache with other daemons through Redis (redis://[:password@]host[:port][/db])."_s,
               u"none"_s, false, true, {},
@@ -537,6 +569,11 @@ DaemonOptionsResult build(const Values &commandLine, const QString &configFile)
             }
         }
     }
+    if (o.tlsCertificateFile.isEmpty() != o.tlsKeyFile.isEmpty()) {
+        result.error = QStringLiteral("--tls-cert and --tls-key go together: give both (a PEM "
+                                      "certificate and its private key) or neither");
+        return result;
+    }
     result.error = o.accessError();
     return result;
 }
@@ -552,6 +589,11 @@ QString scrub(QString text, const Values &commandLine)
 } // namespace
 
 // ---- DaemonOptions ---------------------------------------------------------
+
+int DaemonOptions::defaultThreads()
+{
+    return std::max(1, QThread::idealThreadCount());
+}
 
 PipelineConfig DaemonOptions::pipelineConfig() const
 {
@@ -618,6 +660,7 @@ QString DaemonOptions::describe() const
       << line(u"cache-max-bytes"_s, QString::number(cacheMaxBytes))
       << line(u"upstream-timeout"_s, seconds(upstreamTimeoutSeconds))
       << line(u"max-clients"_s, QString::number(maxClients))
+      << line(u"threads"_s, QString::number(threads))
       << line(u"max-queue-wait"_s,
               maxQueueWaitSeconds < 0 ? u"none"_s : seconds(maxQueueWaitSeconds))
       << line(u"header-timeout"_s, seconds(headerTimeoutSeconds))
@@ -625,6 +668,8 @@ QString DaemonOptions::describe() const
       << line(u"max-body-bytes"_s, QString::number(maxBodyBytes))
       << line(u"auth-token"_s, authToken.isEmpty() ? u"(none)"_s : kRedacted)
       << line(u"insecure"_s, insecure ? u"true"_s : u"false"_s)
+      << line(u"tls-cert"_s, tlsCertificateFile.isEmpty() ? u"(none)"_s : tlsCertificateFile)
+      << line(u"tls-key"_s, tlsKeyFile.isEmpty() ? u"(none)"_s : tlsKeyFile)
       << line(u"redis"_s, redis.isEmpty() ? u"(none)"_s : redactedRedis())
       << line(u"redis-prefix"_s, redisPrefix)
       << line(u"config"_s, configFile.isEmpty() ? u"(none)"_s : configFile)
@@ -643,6 +688,12 @@ QStringList DaemonOptions::restartRequiredChanges(const DaemonOptions &a, const 
         changed << u"redis"_s;
     if (a.redisPrefix != b.redisPrefix)
         changed << u"redis-prefix"_s;
+    // Plain HTTP and TLS listeners are different servers. (New files
+    // under the same names are taken on SIGHUP: certificate renewal.)
+    if (a.usesTls() != b.usesTls())
+        changed << u"tls-cert"_s;
+    if (a.threads != b.threads)
+        changed << u"threads"_s;
     return changed;
 }
 

@@ -32,6 +32,9 @@ struct DaemonOptions
     QString addr = QStringLiteral("localhost");
     quint16 port = 10101;            // 0: any free port
     int maxClients = 4096;           // concurrent connections; more get 503
+    // Addition: threads that answer cache hits on their own (0: everything
+    // on the main event loop). Default: one per core.
+    int threads = defaultThreads();
 
     // Routing
     QUrl upstream;                   // empty: the default Reddit routes
@@ -57,6 +60,10 @@ struct DaemonOptions
     // Access
     QString authToken;               // never printed; see describe()
     bool insecure = false;
+    // TLS listener (addition): PEM certificate chain and its unencrypted
+    // private key; both or neither. Absolute paths.
+    QString tlsCertificateFile;
+    QString tlsKeyFile;
 
     // Distributed mode
     QString redis;                   // redis://[[user]:password@]host[:port][/db]; empty: local only
@@ -66,6 +73,9 @@ struct DaemonOptions
     QString configFile;              // absolute path, empty if none
     int logRequests = 0;             // 0 none, 1 request lines, 2 with bodies
 
+    // QThread::idealThreadCount(), at least 1.
+    static int defaultThreads();
+
     PipelineConfig pipelineConfig() const;
     HttpLimits httpLimits() const;
 
@@ -73,6 +83,7 @@ struct DaemonOptions
     // an auth token or --insecure. Returns an empty string when satisfied.
     QString accessError() const;
     bool listensOnLoopbackOnly() const { return isLoopbackAddress(addr); }
+    bool usesTls() const { return !tlsCertificateFile.isEmpty(); }
 
     // The options as "key = value" lines for logs: the auth token and the
     // Redis password are redacted.

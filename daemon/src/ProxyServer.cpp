@@ -1,9 +1,11 @@
 #include "ProxyServer.h"
 
 #include "ControlEndpoints.h"
+#include "ProxyWorker.h"
 #include "RedisBudgetAuthority.h"
 #include "RedisConnection.h"
 #include "RedisSharedCache.h"
+#include "TlsListener.h"
 
 #include "prawmp/JsonResponses.h"
 #include "prawmp/ResponseCache.h"
@@ -70,6 +72,10 @@ ProxyServer::ProxyServer(const DaemonOptions &options, QObject *parent)
     }
     m_control = new ControlEndpoints(*this);
     connect(m_pipeline, &RequestPipeline::requestFinished, m_control, &ControlEndpoints::onRequestFinished);
+    // Distributed mode keeps everything on this thread (its budget view is not thread-safe).
+    // TLS too: the workers read and write raw sockets.
+    if (options.threads > 0 && !m_redis && !options.usesTls())
+        m_workers = std::make_unique<ProxyWorkerPool>(*this, options);
 }
 
 ProxyServer::~ProxyServer()
@@ -95,9 +101,16 @@ bool ProxyServer::listen(QString *error)
         }
         addresses = {parsed};
     }
+    if (m_options.usesTls()) {
+        m_tls = new TlsListener(this);
+        if (!m_tls->load(m_options, error))
+            return false;
+    }
     quint16 port = m_options.port;
     for (int i = 0; i < addresses.size(); ++i) {
-        auto *server = new QTcpServer(this);
+        auto *server = m_tls       ? m_tls->createServer(this)
+                     : m_workers ? m_workers->createListener(this)
+                                 : new QTcpServer(this);
         server->setMaxPendingConnections(1024);
         if (!server->listen(addresses[i], port)) {
             const QString reason = server->errorString();
@@ -133,28 +146,40 @@ void ProxyServer::applyOptions(const DaemonOptions &options)
     m_options.port = port;
     m_router = std::make_unique<Router>(options);
     m_pipeline->reconfigure(options.pipelineConfig());
+    if (m_tls && options.usesTls()) {
+        QString error;
+        if (!m_tls->reload(options, &error))
+            qCWarning(lcHttp).noquote() << "TLS certificate not reloaded, keeping the current one:" << error;
+    }
+    if (m_workers)
+        m_workers->applyOptions(m_options);
     qCInfo(lcHttp) << "configuration reloaded";
 }
 
 void ProxyServer::onNewConnection(QTcpServer *server)
 {
-    while (QTcpSocket *socket = server->nextPendingConnection()) {
-        auto *connection = new HttpConnection(socket, m_options.httpLimits(), this);
-        if (m_stopping || m_connections.size() >= m_options.maxClients) {
-            connect(connection, &HttpConnection::closed, connection, &QObject::deleteLater);
-            connection->rejectAndClose(jsonError(503, QStringLiteral("too_many_clients"),
-                                                 m_stopping ? QStringLiteral("the daemon is shutting down")
-                                                            : QStringLiteral("too many clients connected (--max-clients %1)")
-                                                                  .arg(m_options.maxClients)));
-            continue;
-        }
-        const QString peer = connection->peerAddress().toString();
-        m_connections.insert(connection, peer);
-        m_clients.connectionOpened(peer);
-        connect(connection, &HttpConnection::requestReceived, this,
-                [this, connection](const IncomingRequest &r) { onRequest(connection, r); });
-        connect(connection, &HttpConnection::closed, this, [this, connection] { onConnectionClosed(connection); });
+    while (QTcpSocket *socket = server->nextPendingConnection())
+        adoptConnection(socket);
+}
+
+void ProxyServer::adoptConnection(QTcpSocket *socket)
+{
+    auto *connection = new HttpConnection(socket, m_options.httpLimits(), this);
+    const qsizetype open = m_connections.size() + (m_workers ? m_workers->connectionCount() : 0);
+    if (m_stopping || open >= m_options.maxClients) {
+        connect(connection, &HttpConnection::closed, connection, &QObject::deleteLater);
+        connection->rejectAndClose(jsonError(503, QStringLiteral("too_many_clients"),
+                                             m_stopping ? QStringLiteral("the daemon is shutting down")
+                                                        : QStringLiteral("too many clients connected (--max-clients %1)")
+                                                              .arg(m_options.maxClients)));
+        return;
     }
+    const QString peer = connection->peerAddress().toString();
+    m_connections.insert(connection, peer);
+    m_clients.connectionOpened(peer);
+    connect(connection, &HttpConnection::requestReceived, this,
+            [this, connection](const IncomingRequest &r) { onRequest(connection, r); });
+    connect(connection, &HttpConnection::closed, this, [this, connection] { onConnectionClosed(connection); });
 }
 
 void ProxyServer::onConnectionClosed(HttpConnection *connection)
@@ -203,6 +228,8 @@ void ProxyServer::onRequest(HttpConnection *connection, const IncomingRequest &i
     }
     if (ControlEndpoints::isControlTarget(incoming.target)) {
         m_control->handle(connection, incoming);
+        if (m_workers)
+            m_workers->setObserved(hasRequestObservers()); // a new SSE subscriber sees every request
         return;
     }
     const Router::Result route = m_router->resolve(incoming.target);
@@ -240,13 +267,12 @@ void ProxyServer::forward(HttpConnection *connection, const IncomingRequest &inc
 void ProxyServer::decorate(Response &response, const QUrl &url) const
 {
     // Our view of the shared budget, not the one frozen into a cached answer.
-    const DomainState s = m_pipeline->limiter().state(url.host().toLower());
-    if (!s.budgetKnown)
-        return;
-    const double remaining = std::max(0.0, std::floor(s.remaining));
-    response.headers.set("X-Ratelimit-Remaining", QByteArray::number(remaining, 'f', 1));
-    response.headers.set("X-Ratelimit-Used", QByteArray::number(std::max(0, s.budget - int(remaining))));
-    response.headers.set("X-Ratelimit-Reset", QByteArray::number(qint64(std::ceil(s.secondsToReset))));
+    applyBudgetHeaders(response, m_pipeline->limiter().state(url.host().toLower()));
+}
+
+bool ProxyServer::hasRequestObservers() const
+{
+    return m_options.logRequests > 0 || !m_control->m_subscribers.isEmpty();
 }
 
 void ProxyServer::answer(Reply *reply)
@@ -322,6 +348,8 @@ void ProxyServer::shutdown(int graceMs)
         emit stopped();
     });
     m_shutdownDeadline->start(graceMs);
+    if (m_workers)
+        m_workers->shutdown(); // their connections are all idle ones
     // Idle keep-alive connections have nothing to finish.
     for (auto it = m_connections.keyBegin(); it != m_connections.keyEnd(); ++it)
         if (m_pendingByConnection.value(*it).isEmpty())
@@ -353,7 +381,7 @@ StatsSnapshot ProxyServer::snapshot() const
     s.cacheTtlSeconds = m_pipeline->cache().ttl();
     s.domains = m_pipeline->limiter().states();
     s.clients = m_clients.clients();
-    s.connections = int(m_connections.size());
+    s.connections = int(m_connections.size()) + (m_workers ? m_workers->connectionCount() : 0);
     s.rateMode = m_options.rateMode == RateMode::Fixed ? QStringLiteral("fixed") : QStringLiteral("adaptive");
     s.redisState = m_budgetAuthority ? m_budgetAuthority->stateName() : QStringLiteral("off");
     m_control->fillRates(s);

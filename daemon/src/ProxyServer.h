@@ -20,9 +20,11 @@ class QTimer;
 namespace prawmp {
 
 class ControlEndpoints;
+class ProxyWorkerPool;
 class RedisBudgetAuthority;
 class RedisConnection;
 class RedisSharedCache;
+class TlsListener;
 
 // The daemon: accepts HTTP/1.1 clients, answers control requests, sends
 // everything else through one RequestPipeline (cache, coalescing, fair
@@ -48,6 +50,11 @@ public:
     void shutdown(int graceMs);
 
     StatsSnapshot snapshot() const;
+    // Serves a connection accepted elsewhere (the worker threads hand over
+    // every connection they do not answer themselves).
+    void adoptConnection(QTcpSocket *socket);
+    // Somebody wants to see each request (an SSE subscriber, --log-requests).
+    bool hasRequestObservers() const;
     RequestPipeline &pipeline() { return *m_pipeline; }
     const Router &router() const { return *m_router; }
 
@@ -81,6 +88,7 @@ private:
     RedisConnection *m_redis = nullptr;
     RedisBudgetAuthority *m_budgetAuthority = nullptr;
     RedisSharedCache *m_sharedCache = nullptr;
+    TlsListener *m_tls = nullptr; // --tls-cert; null for plain HTTP
     QList<QTcpServer *> m_servers;
     QHash<HttpConnection *, QString> m_connections; // -> peer address
     QHash<Reply *, Pending> m_pending;
@@ -89,8 +97,11 @@ private:
     QElapsedTimer m_clock;
     bool m_stopping = false;
     QTimer *m_shutdownDeadline = nullptr;
+    // --threads: the serving threads that answer cache hits; null with 0.
+    std::unique_ptr<ProxyWorkerPool> m_workers;
 
     friend class ControlEndpoints;
+    friend class ProxyWorkerPool;
 };
 
 } // namespace prawmp

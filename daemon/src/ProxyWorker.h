@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 class QTimer;
@@ -17,6 +18,7 @@ namespace prawmp {
 
 class ProxyServer;
 class ProxyWorker;
+struct WorkerConfig;
 
 // Sets X-Ratelimit-Remaining/-Used/-Reset from the limiter's view of the
 // answer's domain (our view of the shared budget, not the one frozen into a
@@ -76,6 +78,10 @@ private:
 
     ProxyServer &m_server;
     DaemonOptions m_options;
+    // What the workers read: replaced as a whole, picked up by generation.
+    std::mutex m_configMutex;
+    std::shared_ptr<const WorkerConfig> m_config;
+    std::atomic<quint64> m_configGeneration{0};
     bool m_observed = false;
     bool m_stopping = false;
     std::vector<std::unique_ptr<ProxyWorker>> m_workers;

@@ -587,6 +587,7 @@ void RedisConnection::linkReady(Link *link)
 void RedisConnection::linkLost(Link *, const QString &reason)
 {
     const State before = m_state;
+    m_failed = true;
     updateState();
     if (before == State::Ok && m_state != State::Ok)
         emit disconnected(reason);
@@ -595,11 +596,13 @@ void RedisConnection::linkLost(Link *, const QString &reason)
 void RedisConnection::updateState()
 {
     const bool ok = m_commands->isReady() && (!m_events || m_events->isReady());
-    const State next = ok ? State::Ok : State::Down;
+    // Connecting until the first link is ready or the first attempt fails.
+    const State next = ok ? State::Ok : (m_failed || m_state == State::Ok ? State::Down : State::Connecting);
     if (next == m_state)
         return;
     m_state = next;
     if (ok) {
+        m_failed = false;
         m_readySince.start();
         qCInfo(lcRedis).noquote() << "Redis" << m_address.describe() << "is ready";
         emit connected();

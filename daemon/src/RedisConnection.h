@@ -152,6 +152,7 @@ private:
     QList<RedisScript> m_scripts;
     State m_state = State::Connecting;
     bool m_started = false;
+    bool m_failed = false; // a link failed since the connection was last Ok
     QElapsedTimer m_readySince;
 };
 

@@ -64,6 +64,9 @@ public:
     // Removes a waiting ticket; returns false if it was already granted.
     bool cancel(Ticket ticket);
 
+    // The granted request leaves now. The fixed pace counts from here rather
+    // than from the grant: its dispatch may have waited behind other events.
+    void sent(Ticket ticket);
     // The granted request got an answer: learn the budget from its headers.
     void complete(Ticket ticket, int status, const HttpHeaders &headers);
     // The granted request got no answer (it may still have been counted).

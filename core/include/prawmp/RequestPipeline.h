@@ -81,6 +81,9 @@ public:
     RateLimiter &limiter();
     Upstream &upstream();
     PipelineCounters counters() const;
+    // Counts requests answered from this cache without submit() (the
+    // daemon's serving threads), so that totals and rates include them.
+    void countCacheHits(quint64 count);
 
     // Redacts query values whose names look like secrets (token, password...).
     static QString redactedUrl(const QUrl &url);

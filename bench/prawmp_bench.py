@@ -1,0 +1,1280 @@
+#!/usr/bin/env python3
+"""The benchmark suite: praw-multiprocess side by side with what users would
+otherwise pick, on this machine, in one run; writes BENCHMARKS.md.
+
+Sections (each bounded in count and time; loopback only):
+  budget     fake upstream with a budget window; workloads saturation,
+             bursts and a foreign consumer; alternatives (a) daemon adaptive,
+             (b) daemon fixed 2 s, (b2) daemon fixed at the budget's average
+             pace, (c) self-pacing clients without a daemon (prawcore's
+             RateLimiter), (d) nginx proxy_cache + limit_req; plus Reddit's
+             1000 per 600 s shape compressed 100x (1000 per 6 s)
+  collapse   20 simultaneous requests for one cold URL, 300 ms upstream
+  hits       cache-hit throughput and latency with wrk, daemon vs nginx
+             proxy_cache, one core each and all cores, 1/64/256 connections
+  miss       added latency of a miss, daemon vs direct to the upstream
+  many       10,000 concurrent keep-alive connections, RSS per connection
+  fairness   one client with 1000 queued requests vs 9 one-at-a-time clients
+  profile    instructions per cache hit (daemon vs nginx) and the hottest
+             functions of the daemon, with callgrind (or perf)
+
+Usually run through bench/run-all (which installs wrk and nginx, builds and
+raises the file descriptor limit). Standard library only; run it with
+Debian's /usr/bin/python3 so that alternative (c) uses python3-prawcore.
+
+    bench/prawmp_bench.py --build-dir build-bench --out BENCHMARKS.md
+    bench/prawmp_bench.py --smoke --out /tmp/smoke.md     # tiny sizes, seconds
+    bench/prawmp_bench.py --only hits,miss                 # some sections
+"""
+
+import argparse
+import datetime
+import http.client
+import json
+import os
+import platform
+import re
+import resource
+import selectors
+import shlex
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+SECTIONS = ["budget", "collapse", "hits", "miss", "many", "fairness", "profile"]
+
+
+# ---------------------------------------------------------------- processes
+
+class Proc:
+    def __init__(self, popen, port, name, argv):
+        self.popen = popen
+        self.port = port
+        self.name = name
+        self.argv = argv
+
+    @property
+    def pid(self):
+        return self.popen.pid
+
+
+class Procs:
+    """Every process this run started, stopped at the end whatever happens."""
+
+    def __init__(self, workdir):
+        self.workdir = Path(workdir)
+        self.all = []
+        self.lock = threading.Lock()
+        self.commands = []
+
+    def record(self, argv):
+        with self.lock:
+            self.commands.append(" ".join(shlex.quote(str(a)) for a in argv))
+
+    def start(self, argv, name, ready=r"Listening on \S+ port (\d+)", cpus=None, env=None,
+              timeout=20.0, log=True):
+        if cpus is not None:
+            argv = ["taskset", "-c", cpus] + list(argv)
+        argv = [str(a) for a in argv]
+        if log:
+            self.record(argv)
+        out_path = self.workdir / (name + ".out")
+        out = open(out_path, "w")
+        popen = subprocess.Popen(argv, stdout=subprocess.PIPE if ready else out, stderr=out,
+                                 stdin=subprocess.DEVNULL, env=env, text=True,
+                                 start_new_session=True)
+        proc = Proc(popen, None, name, argv)
+        with self.lock:
+            self.all.append(proc)
+        if ready:
+            deadline = time.time() + timeout
+            pattern = re.compile(ready)
+            while time.time() < deadline:
+                line = popen.stdout.readline()
+                if not line:
+                    break
+                out.write(line)
+                m = pattern.search(line)
+                if m:
+                    proc.port = int(m.group(1))
+                    break
+            if proc.port is None:
+                self.stop(proc)
+                out.flush()
+                raise RuntimeError("%s did not start: %s" % (name, out_path.read_text()[-2000:]))
+            # Keep draining its stdout into the log.
+            threading.Thread(target=_drain, args=(popen.stdout, out), daemon=True).start()
+        return proc
+
+    def stop(self, proc, sig=signal.SIGTERM, timeout=10):
+        if proc.popen.poll() is None:
+            try:
+                proc.popen.send_signal(sig)
+                proc.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.popen.kill()
+                proc.popen.wait()
+            except ProcessLookupError:
+                pass
+        with self.lock:
+            if proc in self.all:
+                self.all.remove(proc)
+
+    def stop_all(self):
+        for proc in list(self.all):
+            self.stop(proc, timeout=5)
+
+
+def _drain(stream, out):
+    try:
+        for line in stream:
+            out.write(line)
+    except (ValueError, OSError):
+        pass
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=10.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def http_call(port, method, path, headers=None, body=None, timeout=10):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        data = resp.read()
+        return resp.status, dict((k.lower(), v) for k, v in resp.getheaders()), data
+    finally:
+        conn.close()
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process and its children (nginx's workers)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    pids = [pid]
+    try:
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    stat = Path("/proc/%s/stat" % entry).read_text()
+                    fields = stat[stat.rindex(")") + 2:].split()
+                    if int(fields[1]) == pid:
+                        pids.append(int(entry))
+                except (OSError, ValueError):
+                    pass
+        for p in pids:
+            try:
+                stat = Path("/proc/%d/stat" % p).read_text()
+                fields = stat[stat.rindex(")") + 2:].split()
+                total += (int(fields[11]) + int(fields[12])) / tick
+            except (OSError, ValueError):
+                pass
+    except OSError:
+        pass
+    return total
+
+
+def rss_kib(pid):
+    for line in Path("/proc/%d/status" % pid).read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def pct(values, p):
+    """Nearest-rank percentile; None for no values."""
+    if not values:
+        return None
+    values = sorted(values)
+    k = max(0, min(len(values) - 1, int(round(p / 100.0 * len(values) + 0.5)) - 1))
+    return values[k]
+
+
+def fmt_ms(v, censored=False):
+    if v is None:
+        return "–"
+    prefix = "≥ " if censored else ""
+    if v >= 10000:
+        return "%s%.0f s" % (prefix, v / 1000)
+    if v >= 1000:
+        return "%s%.2f s" % (prefix, v / 1000)
+    return "%s%.0f ms" % (prefix, v)
+
+
+def fmt_us(v):
+    if v is None:
+        return "–"
+    if v >= 1000:
+        return "%.2f ms" % (v / 1000)
+    return "%d µs" % v
+
+
+def ratio(a, b):
+    if not a or not b:
+        return "–"
+    return "%.2f×" % (a / b)
+
+
+# ---------------------------------------------------------------- the run
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.smoke = args.smoke
+        self.build = Path(args.build_dir).resolve()
+        self.daemon_bin = self.build / "daemon" / "praw-multiprocess"
+        self.fake_bin = self.build / "tests" / "fake-reddit"
+        for b in (self.daemon_bin, self.fake_bin):
+            if not b.exists():
+                raise SystemExit("missing %s: build first (bench/run-all does)" % b)
+        self.tmp = Path(tempfile.mkdtemp(prefix="prawmp-bench-"))
+        self.procs = Procs(self.tmp)
+        self.wrk = shutil.which("wrk")
+        self.nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+        self.cores = os.cpu_count() or 1
+        self.sections = {}   # name -> markdown
+        self.notes = []
+        self.started = time.time()
+
+    def log(self, *parts):
+        print("[%6.1fs]" % (time.time() - self.started), *parts, flush=True)
+
+    # --- programs ---------------------------------------------------------
+
+    def fake(self, name, budget=0, window=600, latency=0):
+        return self.procs.start([self.fake_bin, "--port", 0, "--budget", budget, "--window", window,
+                                 "--latency-ms", latency], name)
+
+    def daemon(self, name, upstream_port, extra=(), cpus=None):
+        return self.procs.start([self.daemon_bin, "--port", 0, "--upstream",
+                                 "http://127.0.0.1:%d" % upstream_port] + list(extra), name, cpus=cpus)
+
+    def nginx_proxy(self, name, upstream_port, workers=1, limit_rate_per_min=None, cpus=None,
+                    master=True):
+        prefix = self.tmp / name
+        for sub in ("cache", "body", "proxy", "fastcgi", "uwsgi", "scgi"):
+            (prefix / sub).mkdir(parents=True, exist_ok=True)
+        port, limit_port = free_port(), free_port()
+        conf = (HERE / "nginx" / "proxy-cache.conf.in").read_text()
+        conf = (conf.replace("@PREFIX@", str(prefix)).replace("@WORKERS@", str(workers))
+                .replace("@PORT@", str(port)).replace("@UPSTREAM_PORT@", str(upstream_port))
+                .replace("@LIMIT_PORT@", str(limit_port))
+                .replace("@RATE@r/s", "%dr/m" % (limit_rate_per_min or 6000))
+                .replace("@FRONT_TARGET@", "limiter" if limit_rate_per_min else "reddit"))
+        if not master:
+            conf = "master_process off;\n" + conf
+        (prefix / "nginx.conf").write_text(conf)
+        argv = [self.nginx, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-g", "daemon off;"]
+        proc = self.procs.start(argv, name, ready=None, cpus=cpus)
+        if not wait_port(port):
+            raise RuntimeError("nginx did not start: %s" % (prefix / "error.log").read_text()[-2000:])
+        proc.port = port
+        return proc
+
+    def wrk_run(self, port, path, connections, seconds, script="report.lua", cpus=None, threads=1):
+        argv = [self.wrk, "-t%d" % threads, "-c%d" % connections, "-d%ds" % seconds,
+                "--timeout", "10s", "-s", str(HERE / "wrk" / script),
+                "http://127.0.0.1:%d%s" % (port, path)]
+        if cpus is not None:
+            argv = ["taskset", "-c", cpus] + argv
+        self.procs.record(argv)
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30).stdout
+        m = re.search(r"PRAWMP (.*)", out)
+        if not m:
+            raise RuntimeError("wrk output without results: " + out[-1000:])
+        r = {k: float(v) for k, v in (kv.split("=") for kv in m.group(1).split())}
+        r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
+        return r
+
+    # --- sections -----------------------------------------------------------
+
+    def run(self):
+        only = set(self.args.only.split(",")) if self.args.only else set(SECTIONS)
+        try:
+            for name in SECTIONS:
+                if name not in only:
+                    continue
+                t0 = time.time()
+                self.log("== %s" % name)
+                try:
+                    self.sections[name] = getattr(self, "section_" + name)()
+                except Exception as error:  # one broken section must not hide the others
+                    import traceback
+                    traceback.print_exc()
+                    self.sections[name] = "**This section failed:** `%s`\n" % str(error).replace("`", "'")[:500]
+                    self.failed = True
+                finally:
+                    self.procs.stop_all()
+                self.log("   %s took %.0f s" % (name, time.time() - t0))
+        finally:
+            self.procs.stop_all()
+        return self.report()
+
+    failed = False
+
+    # ================================================================ budget
+
+    def section_budget(self):
+        if self.smoke:
+            shapes = [dict(label="B=10 per 1 s", budget=10, window=1.0, windows=2, latency=20, clients=4,
+                           bursts=1)]
+        else:
+            shapes = [dict(label="B=50 per 5 s", budget=50, window=5.0, windows=6, latency=50, clients=32,
+                           bursts=3),
+                      dict(label="Reddit's 1000 per 600 s, compressed 100× to 1000 per 6 s", budget=1000,
+                           window=6.0, windows=6, latency=20, clients=32, bursts=0, only=("saturation",))]
+        md = []
+        md.append("Fake upstream (`fake-reddit`) with a budget of B requests per W-second window "
+                  "(fixed windows, `X-Ratelimit-*` headers, 429 beyond B). Every request is a new URL "
+                  "(nothing cacheable). The alternatives run side by side (one fake upstream each, "
+                  "same start time); their load is light, so running them together does not skew them.\n")
+        md.append("- **(a)** the daemon, adaptive policy (default options)\n"
+                  "- **(b)** the daemon, `--rate-mode fixed --delay 2` (the original praw-multiprocess pace)\n"
+                  "- **(b2)** the daemon, `--rate-mode fixed --delay W/B` (fixed pacing at the budget's average rate: "
+                  "the best a fixed policy can do)\n"
+                  "- **(c)** no daemon: each client a process pacing itself from the headers with "
+                  "prawcore's own `RateLimiter` (`bench/selfpacing_client.py`)\n"
+                  "- **(d)** nginx: `proxy_cache` in front, `limit_req` at B/W per second behind "
+                  "(queueing, `burst=100000`), `bench/nginx/proxy-cache.conf.in`\n")
+        md.append("Wait = arrival at the upstream − the moment the client sent the request (the time spent "
+                  "queued by the proxy or by the client's own pacing). Requests still unanswered when the "
+                  "run ends count with the time they had waited so far (“≥”). *Budget used* = requests the "
+                  "upstream received in the window ÷ B (429s included, foreign consumer included). "
+                  "*Full windows* are the windows wholly inside the load period.\n")
+        summaries = []
+        details = []
+        for shape in shapes:
+            workloads = shape.get("only") or ("saturation", "bursts", "foreign")
+            for workload in workloads:
+                if workload == "bursts" and not shape["bursts"]:
+                    continue
+                self.log("   budget %s: %s" % (shape["label"], workload))
+                results = self.budget_workload(shape, workload)
+                summaries.append((shape, workload, results))
+                details.append((shape, workload, results))
+                self.procs.stop_all()
+        # Summary table.
+        md.append("### Summary\n")
+        md.append("| shape | workload | alternative | full windows | budget used: min / mean | windows over budget "
+                  "| 429s (ours / foreign) | wait p50 | wait p99 | unanswered at the end |")
+        md.append("|---|---|---|---|---|---|---|---|---|---|")
+        for shape, workload, results in summaries:
+            for r in results:
+                md.append("| %s | %s | %s | %d | %s / %s | %d | %d / %d | %s | %s | %d |" % (
+                    shape["label"], workload, r["alt"], r["full_windows"],
+                    "%.1f%%" % r["min_use"] if r["min_use"] is not None else "–",
+                    "%.1f%%" % r["mean_use"] if r["mean_use"] is not None else "–",
+                    r["over"], r["r429_ours"], r["r429_foreign"],
+                    fmt_ms(r["p50"], r["p50_censored"]), fmt_ms(r["p99"], r["p99_censored"]),
+                    r["unfinished"]))
+        md.append("")
+        # Targets.
+        md.append(self.budget_verdicts(summaries))
+        # Per-window tables.
+        md.append("### Per window\n")
+        for shape, workload, results in details:
+            md.append("<details><summary>%s — %s</summary>\n" % (shape["label"], workload))
+            md.append("| alternative | window | ours | foreign | budget used | 429s (ours / foreign) | wait p50 | wait p99 |")
+            md.append("|---|---|---|---|---|---|---|---|")
+            for r in results:
+                for w in r["windows"]:
+                    md.append("| %s | %d%s | %d | %d | %.0f%% | %d / %d | %s | %s |" % (
+                        r["alt"], w["index"], "" if w["full"] else " (partial)", w["ours"], w["foreign"],
+                        100.0 * w["total"] / shape["budget"], w["r429_ours"], w["r429_foreign"],
+                        fmt_ms(w["p50"]), fmt_ms(w["p99"])))
+            md.append("\n</details>\n")
+        return "\n".join(md)
+
+    def budget_verdicts(self, summaries):
+        lines = ["**Targets** (daemon, adaptive):\n"]
+        for shape, workload, results in summaries:
+            a = next((r for r in results if r["alt"].startswith("(a)")), None)
+            if not a:
+                continue
+            ok = a["r429_ours"] == 0 and a["r429_foreign"] == 0 and a["over"] == 0
+            text = "zero 429s and no window over budget: %s" % ("**met**" if ok else "**missed** (%d/%d 429s, %d windows over)" % (
+                a["r429_ours"], a["r429_foreign"], a["over"]))
+            if workload == "saturation":
+                met = a["min_use"] is not None and a["min_use"] >= 99.0
+                text += "; ≥ 99%% of every full window used: %s (min %.1f%%)" % (
+                    "**met**" if met else "**missed**", a["min_use"] or 0)
+            if workload == "bursts":
+                fixed = next((r for r in results if r["alt"].startswith("(b2)")), None)
+                if fixed and fixed["p99"] and a["p99"] is not None:
+                    text += "; p99 wait %s vs %s with fixed pacing at the average rate (%.0f%%)" % (
+                        fmt_ms(a["p99"]), fmt_ms(fixed["p99"], fixed["p99_censored"]),
+                        100.0 * a["p99"] / fixed["p99"])
+            if workload == "foreign":
+                d = next((r for r in results if r["alt"].startswith("(d)")), None)
+                if d:
+                    text += "; nginx limit_req: %d 429s" % (d["r429_ours"] + d["r429_foreign"])
+            lines.append("- %s, %s: %s" % (shape["label"], workload, text))
+        return "\n".join(lines) + "\n"
+
+    def budget_workload(self, shape, workload):
+        B, W = shape["budget"], shape["window"]
+        alts = [("(a) daemon adaptive", "daemon", []),
+                ("(b) daemon fixed 2 s", "daemon", ["--rate-mode", "fixed", "--delay", "2"]),
+                ("(b2) daemon fixed W/B", "daemon", ["--rate-mode", "fixed", "--delay", "%g" % (W / B)]),
+                ("(c) self-pacing clients", "selfpacing", []),
+                ("(d) nginx limit_req", "nginx", [])]
+        if not self.nginx:
+            alts = [a for a in alts if a[1] != "nginx"]
+        # Setup (not timed): upstreams, proxies.
+        setups = []
+        for i, (label, kind, extra) in enumerate(alts):
+            tag = "%s%d" % (workload[:3], i)
+            fake = self.fake("budget-%s-fake" % tag, B, W, shape["latency"])
+            proxy_port = None
+            if kind == "daemon":
+                proxy_port = self.daemon("budget-%s-daemon" % tag, fake.port, extra).port
+            elif kind == "nginx":
+                proxy_port = self.nginx_proxy("budget-%s-nginx" % tag, fake.port, workers=1,
+                                              limit_rate_per_min=max(1, round(B * 60 / W))).port
+            setups.append(dict(label=label, kind=kind, tag=tag, fake=fake, proxy_port=proxy_port))
+        # The adaptive daemon learns the budget from its first answer, in window 0
+        # like everybody else: no warm-up request.
+        n_windows = shape["windows"]
+        if workload == "bursts":
+            n_windows = shape["bursts"] * 2
+        start = time.time() + (3.0 if not self.smoke else 1.5)
+        load_end = start + n_windows * W
+        hard_end = load_end + (W if workload != "bursts" else 2 * W)
+        threads = []
+        results = [None] * len(setups)
+        for i, s in enumerate(setups):
+            t = threading.Thread(target=self._budget_alt, args=(shape, workload, s, start, load_end, hard_end,
+                                                                results, i))
+            t.start()
+            threads.append(t)
+        for t in threads:
+            t.join(hard_end - time.time() + 60)
+        return [r for r in results if r]
+
+    def _budget_alt(self, shape, workload, s, start, load_end, hard_end, results, index):
+        try:
+            results[index] = self._budget_alt_run(shape, workload, s, start, load_end, hard_end)
+        except Exception as error:
+            import traceback
+            traceback.print_exc()
+            self.failed = True
+            results[index] = dict(alt=s["label"] + " (failed: %s)" % error, full_windows=0, min_use=None,
+                                  mean_use=None, over=0, r429_ours=0, r429_foreign=0, p50=None, p99=None,
+                                  p50_censored=False, p99_censored=False, unfinished=0, windows=[])
+
+    def _budget_alt_run(self, shape, workload, s, start, load_end, hard_end):
+        B, W = shape["budget"], shape["window"]
+        fake = s["fake"]
+        tag = s["tag"]
+        files = []
+        records = {}   # (client, seq) -> dict(send, done, status)
+        lock = threading.Lock()
+        foreign_file = None
+
+        # Windows restart at `start` (the request arrives within a millisecond).
+        def reset_windows():
+            delay = start - time.time()
+            if delay > 0:
+                time.sleep(delay)
+            http_call(fake.port, "POST", "/__config?budget=%d&window=%g" % (B, W))
+            http_call(fake.port, "POST", "/__reset")
+
+        n_clients = shape["clients"] if workload != "bursts" else max(1, round(0.8 * B))
+        burst_times = []
+        if workload == "bursts":
+            burst_times = [start + (2 * k + 0.3) * W for k in range(shape["bursts"])]
+
+        if workload == "foreign":
+            foreign_file = self.tmp / ("foreign-%s.jsonl" % tag)
+            self.procs.start([sys.executable, HERE / "foreign_consumer.py", "--port", fake.port, "--budget", B,
+                              "--window", W, "--share", "0.3", "--start", "%.3f" % start,
+                              "--until", "%.3f" % load_end, "--out", foreign_file], "foreign-" + tag,
+                             ready=None, log=(tag.endswith("0")))
+
+        if s["kind"] == "selfpacing":
+            procs = []
+            for c in range(n_clients):
+                path = self.tmp / ("self-%s-%d.jsonl" % (tag, c))
+                files.append(path)
+                argv = [sys.executable, HERE / "selfpacing_client.py", "--port", fake.port, "--client", c,
+                        "--tag", tag, "--start", "%.3f" % start, "--until", "%.3f" % load_end, "--out", path]
+                if burst_times:
+                    argv += ["--at", ",".join("%.3f" % t for t in burst_times)]
+                procs.append(self.procs.start(argv, "self-%s-%d" % (tag, c), ready=None, log=(c == 0)))
+            reset_windows()
+            while time.time() < hard_end and any(p.popen.poll() is None for p in procs):
+                time.sleep(0.1)
+            for p in procs:
+                self.procs.stop(p, timeout=2)
+            for path in files:
+                self._read_events(path, records)
+        else:
+            port = s["proxy_port"]
+            conns = []
+            conns_lock = threading.Lock()
+
+            def one(conn_box, c, seq):
+                path = "/r/%s/new.json?c=%d&i=%d" % (tag, c, seq)
+                rec = dict(send=time.time(), done=None, status=None)
+                with lock:
+                    records[(c, seq)] = rec
+                try:
+                    if conn_box[0] is None:
+                        conn_box[0] = http.client.HTTPConnection("127.0.0.1", port, timeout=hard_end - time.time() + 5)
+                        with conns_lock:
+                            conns.append(conn_box[0])
+                    conn_box[0].request("GET", path, headers={"User-Agent": "bench-%s-%d" % (tag, c)})
+                    resp = conn_box[0].getresponse()
+                    resp.read()
+                    rec["done"], rec["status"] = time.time(), resp.status
+                    return True
+                except (OSError, http.client.HTTPException, AttributeError):
+                    if conn_box[0] is not None:
+                        conn_box[0].close()
+                    conn_box[0] = None
+                    return False
+
+            def saturating(c):
+                box = [None]
+                seq = 0
+                delay = start - time.time()
+                if delay > 0:
+                    time.sleep(delay)
+                while time.time() < load_end:
+                    seq += 1
+                    if not one(box, c, seq) and time.time() < load_end:
+                        time.sleep(0.05)
+
+            def bursting(c, k, t):
+                box = [None]
+                delay = t - time.time()
+                if delay > 0:
+                    time.sleep(delay)
+                one(box, c, k + 1)
+
+            workers = []
+            if workload == "bursts":
+                for k, t in enumerate(burst_times):
+                    for c in range(n_clients):
+                        workers.append(threading.Thread(target=bursting, args=(c, k, t), daemon=True))
+            else:
+                for c in range(n_clients):
+                    workers.append(threading.Thread(target=saturating, args=(c,), daemon=True))
+            for w in workers:
+                w.start()
+            reset_windows()
+            while time.time() < hard_end and any(w.is_alive() for w in workers):
+                time.sleep(0.1)
+            # Unblock the clients still waiting.
+            with conns_lock:
+                for conn in conns:
+                    try:
+                        if conn.sock:
+                            conn.sock.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+            for w in workers:
+                w.join(2)
+        stop_time = min(time.time(), hard_end)
+        # What the upstream saw.
+        status, _, body = http_call(fake.port, "GET", "/__log", timeout=30)
+        log = json.loads(body)
+        foreign_records = {}
+        if foreign_file:
+            self._read_events(foreign_file, foreign_records)
+        return self._budget_analysis(s["label"], shape, log, records, start, load_end, stop_time)
+
+    @staticmethod
+    def _read_events(path, records):
+        try:
+            lines = Path(path).read_text().splitlines()
+        except OSError:
+            return
+        for line in lines:
+            try:
+                e = json.loads(line)
+            except ValueError:
+                continue
+            key = (e["c"], e["i"])
+            rec = records.setdefault(key, dict(send=None, done=None, status=None))
+            if e["e"] == "send":
+                rec["send"] = e["t"]
+            elif e["e"] == "done":
+                rec["done"], rec["status"] = e["t"], e["status"]
+
+    def _budget_analysis(self, label, shape, log, records, start, load_end, stop_time):
+        B, W = shape["budget"], shape["window"]
+        windows = {}
+        arrivals = {}
+        for entry in log:
+            idx = entry["window"]
+            w = windows.setdefault(idx, dict(index=idx, ours=0, foreign=0, total=0, r429_ours=0, r429_foreign=0,
+                                             waits=[]))
+            w["total"] += 1
+            foreign = entry["path"].startswith("/r/foreign/")
+            rejected = entry.get("status") == 429 or entry.get("rejected")
+            if foreign:
+                w["foreign"] += 1
+                w["r429_foreign"] += 1 if rejected else 0
+                continue
+            w["ours"] += 1
+            w["r429_ours"] += 1 if rejected else 0
+            q = urllib.parse.parse_qs(urllib.parse.urlparse(entry["target"]).query)
+            try:
+                key = (int(q["c"][0]), int(q["i"][0]))
+            except (KeyError, ValueError):
+                continue
+            arrivals[key] = (entry["epoch_ms"] / 1000.0, idx)
+        waits = []
+        censored = []
+        unfinished = 0
+        for key, rec in records.items():
+            if rec["send"] is None:
+                continue
+            if key in arrivals:
+                arrived, idx = arrivals[key]
+                wait = max(0.0, (arrived - rec["send"]) * 1000.0)
+                waits.append(wait)
+                windows[idx]["waits"].append(wait)
+            else:
+                censored.append(max(0.0, (stop_time - rec["send"]) * 1000.0))
+            if rec["done"] is None:
+                unfinished += 1
+        n_full = int((load_end - start) // W + 1e-6)
+        out_windows = []
+        for idx in sorted(windows):
+            w = windows[idx]
+            w["full"] = 0 <= idx < n_full
+            w["p50"], w["p99"] = pct(w["waits"], 50), pct(w["waits"], 99)
+            del w["waits"]
+            out_windows.append(w)
+        full = [w for w in out_windows if w["full"]]
+        # A full window nobody sent anything in counts as 0% used.
+        uses = [100.0 * w["total"] / B for w in full] + [0.0] * (n_full - len(full))
+        everything = waits + censored
+        p50, p99 = pct(everything, 50), pct(everything, 99)
+        return dict(alt=label, full_windows=n_full,
+                    min_use=min(uses) if uses else None,
+                    mean_use=statistics.mean(uses) if uses else None,
+                    over=sum(1 for w in out_windows if w["total"] > B),
+                    r429_ours=sum(w["r429_ours"] for w in out_windows),
+                    r429_foreign=sum(w["r429_foreign"] for w in out_windows),
+                    p50=p50, p99=p99,
+                    p50_censored=bool(censored) and p50 is not None and p50 in censored and p50 not in waits,
+                    p99_censored=bool(censored) and p99 is not None and p99 in censored and p99 not in waits,
+                    unfinished=unfinished, windows=out_windows)
+
+    # ================================================================ collapse
+
+    def section_collapse(self):
+        n = 20 if not self.smoke else 5
+        trials = 3 if not self.smoke else 1
+        fake = self.fake("collapse-fake", 0, 600, 300)
+        targets = [("daemon", self.daemon("collapse-daemon", fake.port).port)]
+        if self.nginx:
+            targets.append(("nginx proxy_cache_lock", self.nginx_proxy("collapse-nginx", fake.port, workers=1).port))
+        rows = []
+        for name, port in targets:
+            upstream, spreads, firsts = 0, [], []
+            for trial in range(trials):
+                path = "/r/collapse%s%d/hot.json" % (name.split()[0], trial)
+                times = simultaneous_get(port, path, n)
+                status, _, body = http_call(fake.port, "GET", "/__log", timeout=30)
+                upstream += sum(1 for e in json.loads(body) if e["path"] == path.split("?")[0])
+                answered = [t for t in times if t is not None]
+                if len(answered) == n:
+                    spreads.append((max(answered) - min(answered)) * 1000)
+                    firsts.append((min(answered) - times.start) * 1000)
+                else:
+                    spreads.append(None)
+            ok = [x for x in spreads if x is not None]
+            rows.append((name, upstream / trials, max(ok) if ok else None, statistics.median(ok) if ok else None,
+                         statistics.median(firsts) if firsts else None, len(ok), trials))
+        md = ["%d clients send the same GET for a cold URL at the same moment (all connections open first); "
+              "the upstream takes 300 ms. %d trials, each with a new URL. *Spread* = last answer − first answer.\n"
+              % (n, trials)]
+        md.append("| proxy | upstream requests per trial | spread, worst | spread, median | first answer after | trials all answered |")
+        md.append("|---|---|---|---|---|---|")
+        for name, up, worst, med, first, done, total in rows:
+            md.append("| %s | %.1f | %s | %s | %s | %d / %d |" % (name, up, fmt_ms(worst), fmt_ms(med),
+                                                                 fmt_ms(first), done, total))
+        d = rows[0]
+        met = d[1] == 1 and d[2] is not None and d[2] <= 5
+        md.append("\n**Target** (1 upstream request, all answers within 5 ms of the first): %s.\n"
+                  % ("**met**" if met else "**missed**"))
+        return "\n".join(md)
+
+    # ================================================================ hits
+
+    def section_hits(self):
+        if not self.wrk:
+            return "*Skipped: wrk is not installed (bench/run-all installs it).*\n"
+        seconds = 5 if not self.smoke else 1
+        rounds = 2 if not self.smoke else 1
+        conns = [1, 64, 256] if not self.smoke else [1, 8]
+        path = "/r/python/hot.json"
+        fake = self.fake("hits-fake", 100000000, 600, 0)
+        md = ["wrk (keep-alive, 1 thread, %d s per run, %d interleaved rounds: the table shows the mean) asks "
+              "for one cached URL (%s, a 25-item listing, ~12 KB) through the daemon and through nginx "
+              "`proxy_cache` in front of the same fake upstream. **One core**: the whole daemon process "
+              "(`--threads 1`) and nginx (master + 1 worker) pinned with `taskset` to CPU 0, wrk to CPU 1. "
+              "**All cores**: `--threads %d` vs %d nginx workers, nothing pinned (wrk shares the cores). "
+              "CPU = server CPU seconds per wall second during the runs.\n" % (seconds, rounds, path,
+                                                                               self.cores, self.cores)]
+        configs = [("one core", "0", "1", 1, ["--threads", "1"], 1)]
+        if self.cores > 1:
+            configs.append(("all cores", None, None, self.cores, ["--threads", str(self.cores)], self.cores))
+        rows = []
+        for label, server_cpus, wrk_cpus, workers, daemon_args, _ in configs:
+            d = self.daemon("hits-daemon-%s" % label.replace(" ", ""), fake.port, daemon_args, cpus=server_cpus)
+            n = None
+            if self.nginx:
+                n = self.nginx_proxy("hits-nginx-%s" % label.replace(" ", ""), fake.port, workers=workers,
+                                     cpus=server_cpus)
+            for port in [d.port] + ([n.port] if n else []):
+                for _ in range(2):
+                    http_call(port, "GET", path)
+                self.wrk_run(port, path, 8, 1, cpus=wrk_cpus)   # warm-up
+            for c in conns:
+                acc = {"daemon": [], "nginx": []}
+                cpu = {"daemon": 0.0, "nginx": 0.0}
+                wall = {"daemon": 0.0, "nginx": 0.0}
+                for _ in range(rounds):
+                    for name, proc in (("daemon", d), ("nginx", n)):
+                        if proc is None:
+                            continue
+                        c0, t0 = cpu_seconds(proc.pid), time.time()
+                        acc[name].append(self.wrk_run(proc.port, path, c, seconds, cpus=wrk_cpus))
+                        cpu[name] += cpu_seconds(proc.pid) - c0
+                        wall[name] += time.time() - t0
+                row = dict(config=label, conns=c)
+                for name in ("daemon", "nginx"):
+                    if acc[name]:
+                        row[name] = dict(rps=statistics.mean(r["rps"] for r in acc[name]),
+                                         p50=statistics.mean(r["p50_us"] for r in acc[name]),
+                                         p99=statistics.mean(r["p99_us"] for r in acc[name]),
+                                         errors=sum(r["errors"] + r["non2xx"] for r in acc[name]),
+                                         cpu=cpu[name] / wall[name] if wall[name] else 0)
+                rows.append(row)
+                self.log("   hits %s c=%d daemon %.0f/s nginx %s/s" % (
+                    label, c, row["daemon"]["rps"], "%.0f" % row["nginx"]["rps"] if "nginx" in row else "–"))
+            self.procs.stop(d)
+            if n:
+                self.procs.stop(n)
+        # The main-thread path alone, for reference (what --threads 0 serves).
+        ref = None
+        if not self.smoke:
+            d0 = self.daemon("hits-daemon-threads0", fake.port, ["--threads", "0"], cpus="0")
+            http_call(d0.port, "GET", path)
+            ref = self.wrk_run(d0.port, path, 64, seconds, cpus="1")
+            self.procs.stop(d0)
+        md.append("| cores | connections | daemon req/s | nginx req/s | daemon/nginx | daemon p50 / p99 "
+                  "| nginx p50 / p99 | daemon CPU | nginx CPU | errors |")
+        md.append("|---|---|---|---|---|---|---|---|---|---|")
+        for r in rows:
+            dd, nn = r["daemon"], r.get("nginx")
+            md.append("| %s | %d | %.0f | %s | %s | %s / %s | %s | %.2f | %s | %d |" % (
+                r["config"], r["conns"], dd["rps"], "%.0f" % nn["rps"] if nn else "–",
+                ratio(dd["rps"], nn["rps"]) if nn else "–", fmt_us(dd["p50"]), fmt_us(dd["p99"]),
+                "%s / %s" % (fmt_us(nn["p50"]), fmt_us(nn["p99"])) if nn else "–", dd["cpu"],
+                "%.2f" % nn["cpu"] if nn else "–", dd["errors"] + (nn["errors"] if nn else 0)))
+        if ref:
+            md.append("\nFor reference, `--threads 0` (every request on the main event loop, the path misses "
+                      "take), one core, 64 connections: %.0f req/s, p99 %s. The original Python "
+                      "praw-multiprocess served about 4k req/s (quoted in the issue, not measured here).\n"
+                      % (ref["rps"], fmt_us(ref["p99_us"])))
+        lead = [r for r in rows if "nginx" in r]
+        if lead:
+            worst = min(lead, key=lambda r: r["daemon"]["rps"] / r["nginx"]["rps"])
+            met = all(r["daemon"]["rps"] >= r["nginx"]["rps"] for r in lead)
+            md.append("\n**Target** (daemon ≥ 1.0× nginx with the same cores, at every connection count): %s "
+                      "(lowest ratio %s: %s, %d connections).\n" % (
+                          "**met**" if met else "**missed**",
+                          ratio(worst["daemon"]["rps"], worst["nginx"]["rps"]), worst["config"], worst["conns"]))
+        self.hits_rows = rows
+        return "\n".join(md)
+
+    # ================================================================ miss
+
+    def section_miss(self):
+        if not self.wrk:
+            return "*Skipped: wrk is not installed.*\n"
+        seconds = 5 if not self.smoke else 1
+        rounds = 2 if not self.smoke else 1
+        fake = self.fake("miss-fake", 100000000, 600, 0)
+        d = self.daemon("miss-daemon", fake.port, [])
+        http_call(d.port, "GET", "/r/miss/new.json?warm=1")
+        rows = []
+        for c in ([1, 8] if not self.smoke else [1]):
+            res = {"direct": [], "daemon": []}
+            for _ in range(rounds):
+                res["direct"].append(self.wrk_run(fake.port, "/", c, seconds, script="unique.lua"))
+                res["daemon"].append(self.wrk_run(d.port, "/", c, seconds, script="unique.lua"))
+            row = dict(conns=c)
+            for k in res:
+                row[k] = dict(p50=statistics.mean(r["p50_us"] for r in res[k]),
+                              p99=statistics.mean(r["p99_us"] for r in res[k]),
+                              rps=statistics.mean(r["rps"] for r in res[k]),
+                              errors=sum(r["errors"] + r["non2xx"] for r in res[k]))
+            rows.append(row)
+        md = ["Every request a new URL (a miss) with an unconstrained budget (10⁸ per window) and no added "
+              "upstream latency, so that only the proxy's own cost shows: wrk with `bench/wrk/unique.lua`, "
+              "%d s per run, %d interleaved rounds (mean), daemon with default options vs straight to the "
+              "fake upstream.\n" % (seconds, rounds)]
+        md.append("| connections | direct p50 / p99 | daemon p50 / p99 | overhead p50 / p99 | direct req/s | daemon req/s | errors |")
+        md.append("|---|---|---|---|---|---|---|")
+        for r in rows:
+            md.append("| %d | %s / %s | %s / %s | %s / %s | %.0f | %.0f | %d |" % (
+                r["conns"], fmt_us(r["direct"]["p50"]), fmt_us(r["direct"]["p99"]), fmt_us(r["daemon"]["p50"]),
+                fmt_us(r["daemon"]["p99"]), fmt_us(r["daemon"]["p50"] - r["direct"]["p50"]),
+                fmt_us(r["daemon"]["p99"] - r["direct"]["p99"]), r["direct"]["rps"], r["daemon"]["rps"],
+                r["direct"]["errors"] + r["daemon"]["errors"]))
+        one = rows[0]
+        over = one["daemon"]["p99"] - one["direct"]["p99"]
+        md.append("\n**Target** (p99 overhead under 1 ms, 1 connection): %s (%s).\n" % (
+            "**met**" if over < 1000 else "**missed**", fmt_us(over)))
+        return "\n".join(md)
+
+    # ================================================================ many
+
+    def section_many(self):
+        n = 10000 if not self.smoke else 200
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft < n + 200:
+            try:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, n * 2 + 1000), hard))
+            except (ValueError, OSError):
+                pass
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft < n + 200:
+            return "*Skipped: the file descriptor limit (%d) is below %d (bench/run-all raises it).*\n" % (soft, n + 200)
+        fake = self.fake("many-fake", 0, 600, 0)
+        rows = []
+        variants = [("default (`--threads %d`): connections held by the serving threads" % self.cores, []),
+                    ("`--threads 0`: connections held by the main event loop", ["--threads", "0"])]
+        for label, extra in variants:
+            d = self.daemon("many-daemon-%d" % len(rows), fake.port,
+                            ["--max-clients", str(n + 100), "--idle-timeout", "120"] + extra)
+            path = "/r/many/hot.json"
+            http_call(d.port, "GET", path)
+            http_call(d.port, "GET", path)
+            time.sleep(0.5)
+            before = rss_kib(d.pid)
+            t0 = time.time()
+            answered, opened, statuses = many_connections(d.port, path, n, timeout=60 if not self.smoke else 20)
+            elapsed = time.time() - t0
+            time.sleep(0.5)
+            after = rss_kib(d.pid)
+            status, _, body = http_call(d.port, "GET", "/_mp/health")
+            reported = json.loads(body).get("connections")
+            rows.append(dict(label=label, n=n, opened=len(opened), answered=answered, before=before, after=after,
+                             per=(after - before) * 1024 / max(1, len(opened)), elapsed=elapsed, reported=reported,
+                             statuses=statuses))
+            for s in opened:
+                s.close()
+            self.procs.stop(d)
+        md = ["%d client connections opened to one daemon (`--max-clients %d`), one cached GET sent on each, "
+              "every answer read, the connections kept open (idle keep-alive). RSS from /proc before the "
+              "connections (cache warm) and with all of them open and idle.\n" % (n, n + 100)]
+        md.append("| daemon | connections open | answered (200) | RSS before | RSS with all open | per connection "
+                  "| /_mp/health connections | time to open + answer all |")
+        md.append("|---|---|---|---|---|---|---|---|")
+        for r in rows:
+            md.append("| %s | %d | %d | %.1f MiB | %.1f MiB | %.1f KiB | %s | %.1f s |" % (
+                r["label"], r["opened"], r["answered"], r["before"] / 1024, r["after"] / 1024, r["per"] / 1024,
+                r["reported"], r["elapsed"]))
+        r = rows[0]
+        met = r["answered"] == n and r["per"] < 16 * 1024
+        md.append("\n**Target** (all %d answered, under 16 KiB per idle connection, default options): %s.\n"
+                  % (n, "**met**" if met else "**missed**"))
+        return "\n".join(md)
+
+    # ================================================================ fairness
+
+    def section_fairness(self):
+        flood = 1000 if not self.smoke else 100
+        light = 9 if not self.smoke else 3
+        rounds = 10 if not self.smoke else 3
+        delay = 0.02
+        fake = self.fake("fair-fake", 0, 600, 0)
+        d = self.daemon("fair-daemon", fake.port, ["--rate-mode", "fixed", "--delay", str(delay)])
+        # The flooder: 1000 requests queued at once, pipelined over 16 connections.
+        per_conn = 63
+        flood_socks = []
+        sent = 0
+        while sent < flood:
+            s = socket.create_connection(("127.0.0.1", d.port))
+            batch = min(per_conn, flood - sent)
+            s.sendall(b"".join(b"GET /r/flood/new.json?i=%d HTTP/1.1\r\nHost: x\r\nUser-Agent: flooder\r\n\r\n"
+                               % (sent + k) for k in range(batch)))
+            sent += batch
+            flood_socks.append(s)
+        time.sleep(0.5)
+        records = {}
+        lock = threading.Lock()
+
+        def client(k):
+            conn = http.client.HTTPConnection("127.0.0.1", d.port, timeout=30)
+            for i in range(rounds):
+                t = time.time()
+                conn.request("GET", "/r/light/new.json?c=%d&i=%d" % (k, i), headers={"User-Agent": "light-%d" % k})
+                resp = conn.getresponse()
+                resp.read()
+                with lock:
+                    records[(k, i)] = t
+            conn.close()
+
+        ts = [threading.Thread(target=client, args=(k,)) for k in range(light)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(60)
+        status, _, body = http_call(fake.port, "GET", "/__log", timeout=30)
+        log = json.loads(body)
+        for s in flood_socks:
+            s.close()
+        # Slots waited: upstream requests that went between the request's sending and its own turn.
+        arrivals = [(e["epoch_ms"], e["id"], e["target"]) for e in log]
+        arrivals.sort(key=lambda x: x[1])
+        position = {}
+        for idx, (ms, _, target) in enumerate(arrivals):
+            q = urllib.parse.parse_qs(urllib.parse.urlparse(target).query)
+            if target.startswith("/r/light/"):
+                position[(int(q["c"][0]), int(q["i"][0]))] = idx
+        per_client = {}
+        for key, sent_at in records.items():
+            if key not in position:
+                continue
+            idx = position[key]
+            first = next((j for j, a in enumerate(arrivals) if a[0] >= sent_at * 1000), idx)
+            per_client.setdefault(key[0], []).append(max(0, idx - first))
+        others = light  # the flooder and the 8 other light clients
+        md = ["The daemon in fixed mode (`--delay %g`: one upstream slot every %d ms) has %d requests of one "
+              "client (User-Agent `flooder`, pipelined over %d connections) queued; then %d clients each ask "
+              "%d times, one request at a time. *Slots waited* = upstream requests sent between the moment a "
+              "request was sent and its own turn. Target: never more than one slot per other active client "
+              "(%d).\n" % (delay, delay * 1000, flood, len(flood_socks), light, rounds, others)]
+        md.append("| client | requests | slots waited: max | mean |")
+        md.append("|---|---|---|---|")
+        worst = 0
+        for k in sorted(per_client):
+            v = per_client[k]
+            worst = max(worst, max(v))
+            md.append("| light-%d | %d | %d | %.1f |" % (k, len(v), max(v), statistics.mean(v)))
+        flooded = sum(1 for a in arrivals if a[2].startswith("/r/flood/"))
+        md.append("\nMeanwhile the flooder got %d slots. **Target**: %s (worst %d slots, bound %d).\n" % (
+            flooded, "**met**" if worst <= others and len(per_client) == light else "**missed**", worst, others))
+        return "\n".join(md)
+
+    # ================================================================ profile
+
+    def section_profile(self):
+        tool = None
+        try:
+            r = subprocess.run(["perf", "stat", "-x,", "-e", "instructions", "true"], capture_output=True,
+                               text=True, timeout=10)
+            if r.returncode == 0 and "not supported" not in r.stderr and "<not" not in r.stderr:
+                tool = "perf"
+        except (OSError, subprocess.SubprocessError):
+            pass
+        if shutil.which("valgrind"):
+            tool = "callgrind"   # deterministic counts: the same on a busy machine
+        if tool is None:
+            return "*Skipped: neither perf (with hardware counters) nor valgrind is available.*\n"
+        if self.smoke or not self.wrk:
+            return "*Skipped in smoke mode.*\n" if self.smoke else "*Skipped: wrk is not installed.*\n"
+        fake = self.fake("profile-fake", 100000000, 600, 0)
+        path = "/r/python/hot.json"
+        md = ["Instruction counts with valgrind's callgrind (hardware counters are not available to `perf` "
+              "here; callgrind's counts do not depend on the machine's load). Each server is started under "
+              "callgrind, warmed up, then serves a fixed number of requests from wrk; *instructions per "
+              "request* = instructions counted while wrk ran ÷ requests answered.\n"]
+        rows = []
+        profiles = {}
+        for name in ("daemon cache hit", "nginx cache hit", "daemon miss"):
+            if name.startswith("nginx") and not self.nginx:
+                continue
+            out = self.tmp / ("callgrind-%s.out" % name.replace(" ", "-"))
+            vg = ["valgrind", "--tool=callgrind", "--callgrind-out-file=%s" % out, "--collect-atstart=no"]
+            if name.startswith("daemon"):
+                argv = vg + [self.daemon_bin, "--port", 0, "--upstream", "http://127.0.0.1:%d" % fake.port,
+                             "--threads", "1" if "hit" in name else "0"]
+                proc = self.procs.start(argv, "profile-" + name.replace(" ", "-"), timeout=60)
+                port = proc.port
+            else:
+                proc = self.nginx_proxy("profile-nginx", fake.port, workers=1, master=False)
+                # Re-run nginx under callgrind (single process, master_process off).
+                self.procs.stop(proc)
+                prefix = self.tmp / "profile-nginx"
+                argv = vg + [self.nginx, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-g", "daemon off;"]
+                conf = (prefix / "nginx.conf").read_text()
+                port = int(re.search(r"listen 127\.0\.0\.1:(\d+) reuseport", conf).group(1))
+                proc = self.procs.start(argv, "profile-nginx-vg", ready=None)
+                if not wait_port(port, 60):
+                    raise RuntimeError("nginx under callgrind did not start")
+            script = "unique.lua" if "miss" in name else "report.lua"
+            for _ in range(3):
+                http_call(port, "GET", path, timeout=60)
+            subprocess.run(["callgrind_control", "--instr=on", str(proc.pid)], capture_output=True, timeout=30)
+            r = self.wrk_run(port, "/" if "miss" in name else path, 4, 8, script=script)
+            subprocess.run(["callgrind_control", "--instr=off", str(proc.pid)], capture_output=True, timeout=30)
+            subprocess.run(["callgrind_control", "--dump", str(proc.pid)], capture_output=True, timeout=60)
+            self.procs.stop(proc, timeout=60)
+            dumps = sorted(self.tmp.glob(out.name + "*"))
+            total, top = callgrind_summary(dumps)
+            rows.append((name, r["requests"], total, total / max(1, r["requests"])))
+            profiles[name] = top
+        md.append("| server, path | requests | instructions | instructions per request |")
+        md.append("|---|---|---|---|")
+        for name, req, total, per in rows:
+            md.append("| %s | %d | %.3g | %.0f |" % (name, req, total, per))
+        for name, top in profiles.items():
+            if name.startswith("nginx"):
+                continue
+            md.append("\n<details><summary>Hottest functions, %s (self cost, %% of all instructions)</summary>\n" % name)
+            md.append("| self | function |")
+            md.append("|---|---|")
+            for share, fn in top[:18]:
+                md.append("| %.1f%% | `%s` |" % (share, fn.replace("|", "\\|")[:140]))
+            md.append("\n</details>\n")
+        self.profile_rows = rows
+        return "\n".join(md)
+
+    # ================================================================ report
+
+    def report(self):
+        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        model = re.search(r"Model name:\s*(.*)", lscpu)
+        model = model.group(1).strip() if model else platform.processor()
+        try:
+            load = os.getloadavg()
+        except OSError:
+            load = (0, 0, 0)
+        nginx_v = subprocess.run([self.nginx, "-v"], capture_output=True, text=True).stderr.strip() if self.nginx else "not installed"
+        wrk_v = subprocess.run([self.wrk, "-v"], capture_output=True, text=True).stdout.splitlines()[0] if self.wrk else "not installed"
+        when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        lines = ["# Benchmarks", "",
+                 "Written by `bench/run-all` (which runs `bench/prawmp_bench.py`); do not edit by hand. "
+                 "Everything runs on loopback on one machine, the alternatives side by side in one run.", "",
+                 "**Machine:** %s, %d cores, Linux %s, %s. Load average at the end: %.2f / %.2f / %.2f."
+                 % (model, self.cores, platform.release(), when, *load),
+                 "Tools: %s, %s, Python %s%s." % (nginx_v.replace("nginx version: ", ""), wrk_v.split(" [")[0],
+                                                   platform.python_version(),
+                                                   ", smoke sizes" if self.smoke else ""),
+                 "Run time: %.0f s." % (time.time() - self.started), ""]
+        titles = dict(budget="Rate budget: who gets how much of it, without 429s",
+                      collapse="Collapsed forwarding", hits="Cache-hit throughput and latency",
+                      miss="Added latency on a miss", many="Many clients", fairness="Fairness",
+                      profile="Profile")
+        for name in SECTIONS:
+            if name in self.sections:
+                lines += ["## %s" % titles[name], "", self.sections[name], ""]
+        lines += ["## Commands", "", "Reproduce with `bench/run-all` (about 12 minutes). The programs each section "
+                  "started, as run (ports are picked at run time):", "", "```"]
+        seen = set()
+        for c in self.procs.commands:
+            c = re.sub(str(re.escape(str(self.tmp))), "$TMP", c)
+            c = re.sub(r"(127\.0\.0\.1:|--port )\d+", r"\g<1>PORT", c)
+            c = re.sub(r"\d{10}\.\d{3}", "T", c)
+            key = c
+            if key in seen:
+                continue
+            seen.add(key)
+            lines.append(c)
+        lines += ["```", ""]
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- clients
+
+class Times(list):
+    start = 0.0
+
+
+def _read_response(sock_state):
+    """Parses as much of one response as is buffered; returns True when complete."""
+    buf = sock_state["buf"]
+    if sock_state["length"] is None:
+        end = buf.find(b"\r\n\r\n")
+        if end < 0:
+            return False
+        head = buf[:end].decode("latin-1")
+        m = re.search(r"(?im)^content-length:\s*(\d+)", head)
+        sock_state["status"] = int(head.split(" ", 2)[1])
+        sock_state["length"] = end + 4 + (int(m.group(1)) if m else 0)
+    return len(buf) >= sock_state["length"]
+
+
+def simultaneous_get(port, path, n, timeout=10.0):
+    """n connections, then the same GET on all at once; returns each completion time."""
+    socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(n)]
+    request = ("GET %s HTTP/1.1\r\nHost: x\r\nUser-Agent: collapse\r\n\r\n" % path).encode()
+    sel = selectors.DefaultSelector()
+    states = []
+    for s in socks:
+        s.setblocking(False)
+        st = dict(buf=b"", length=None, status=None, done=None)
+        states.append(st)
+        sel.register(s, selectors.EVENT_READ, st)
+    times = Times()
+    times.start = time.time()
+    for s in socks:
+        s.sendall(request)
+    deadline = time.time() + timeout
+    pending = n
+    while pending and time.time() < deadline:
+        for key, _ in sel.select(0.05):
+            st = key.data
+            try:
+                chunk = key.fileobj.recv(65536)
+            except BlockingIOError:
+                continue
+            now = time.time()
+            if not chunk:
+                sel.unregister(key.fileobj)
+                pending -= 1
+                continue
+            st["buf"] += chunk
+            if _read_response(st):
+                st["done"] = now
+                sel.unregister(key.fileobj)
+                pending -= 1
+    for s in socks:
+        s.close()
+    times.extend(st["done"] for st in states)
+    return times
+
+
+def many_connections(port, path, n, timeout=60.0):
+    """Opens n connections (in batches), sends one GET on each, reads every answer."""
+    request = ("GET %s HTTP/1.1\r\nHost: x\r\nUser-Agent: many\r\n\r\n" % path).encode()
+    sel = selectors.DefaultSelector()
+    opened = []
+    answered = 0
+    statuses = {}
+    deadline = time.time() + timeout
+    batch = 250
+    pending = 0
+    i = 0
+    while (i < n or pending) and time.time() < deadline:
+        while i < n and pending < batch:
+            s = socket.socket()
+            s.setblocking(False)
+            try:
+                s.connect_ex(("127.0.0.1", port))
+            except OSError:
+                s.close()
+                break
+            st = dict(buf=b"", length=None, status=None, sent=False)
+            sel.register(s, selectors.EVENT_WRITE, st)
+            opened.append(s)
+            i += 1
+            pending += 1
+        for key, mask in sel.select(0.05):
+            st = key.data
+            s = key.fileobj
+            if not st["sent"]:
+                if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) != 0:
+                    sel.unregister(s)
+                    pending -= 1
+                    continue
+                try:
+                    s.send(request)
+                except OSError:
+                    sel.unregister(s)
+                    pending -= 1
+                    continue
+                st["sent"] = True
+                sel.modify(s, selectors.EVENT_READ, st)
+                continue
+            try:
+                chunk = s.recv(65536)
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError:
+                chunk = b""
+            if not chunk:
+                sel.unregister(s)
+                pending -= 1
+                continue
+            st["buf"] += chunk
+            if _read_response(st):
+                statuses[st["status"]] = statuses.get(st["status"], 0) + 1
+                if st["status"] == 200:
+                    answered += 1
+                st["buf"] = b""
+                sel.unregister(s)
+                pending -= 1
+    alive = [s for s in opened if s.fileno() >= 0]
+    return answered, alive, statuses
+
+
+def callgrind_summary(dumps):
+    """Total instructions and the functions with the highest self cost (share %, name)."""
+    total = 0
+    costs = {}
+    for dump in dumps:
+        r = subprocess.run(["callgrind_annotate", "--threshold=100", "--inclusive=no", str(dump)],
+                           capture_output=True, text=True, timeout=120)
+        for line in r.stdout.splitlines():
+            m = re.match(r"\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+PROGRAM TOTALS", line) or \
+                re.match(r"\s*([\d,]+)\s+PROGRAM TOTALS", line)
+            if m:
+                total += int(m.group(1).replace(",", ""))
+                continue
+            m = re.match(r"\s*([\d,]+)\s+(?:\(\s*[\d.]+%\)\s+)?(\S.*?)\s*$", line)
+            if m and ":" in m.group(2):
+                fn = re.sub(r"\s*\[[^\]]*\]$", "", m.group(2))   # the object file
+                if re.match(r"^(\?\?\?|/[^:]*|[\w./+-]+):(?!:)", fn):
+                    fn = fn.split(":", 1)[1]                       # the source file
+                costs[fn] = costs.get(fn, 0) + int(m.group(1).replace(",", ""))
+    top = sorted(((100.0 * c / total if total else 0, fn) for fn, c in costs.items()), reverse=True)
+    return total, top
+
+
+def main():
+    parser = argparse.ArgumentParser(description="praw-multiprocess benchmarks (see the module docstring)")
+    parser.add_argument("--build-dir", default=os.environ.get("BUILD_DIR", str(ROOT / "build")))
+    parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks that everything runs")
+    parser.add_argument("--only", default="", help="comma-separated sections: " + ",".join(SECTIONS))
+    args = parser.parse_args()
+    bench = Bench(args)
+    signal.signal(signal.SIGTERM, lambda *_: (bench.procs.stop_all(), sys.exit(1)))
+    try:
+        text = bench.run()
+    except KeyboardInterrupt:
+        bench.procs.stop_all()
+        raise
+    Path(args.out).write_text(text)
+    bench.log("wrote %s" % args.out)
+    shutil.rmtree(bench.tmp, ignore_errors=True)
+    return 1 if bench.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

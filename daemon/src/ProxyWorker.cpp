@@ -1,0 +1,1104 @@
+#include "ProxyWorker.h"
+
+#include "ClientRegistry.h"
+#include "ProxyServer.h"
+#include "Router.h"
+
+#include "prawmp/CacheKey.h"
+#include "prawmp/JsonResponses.h"
+#include "prawmp/RequestPipeline.h"
+#include "prawmp/ResponseCache.h"
+
+#include <QHash>
+#include <QHostAddress>
+#include <QLoggingCategory>
+#include <QTcpSocket>
+#include <QTimer>
+
+#include <http_parser.h>
+
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include <arpa/inet.h>
+#include <cerrno>
+#include <ctime>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+Q_LOGGING_CATEGORY(lcWorker, "prawmp.worker")
+
+namespace prawmp {
+
+void applyBudgetHeaders(Response &response, const DomainState &s)
+{
+    if (!s.budgetKnown)
+        return;
+    const double remaining = std::max(0.0, std::floor(s.remaining));
+    response.headers.set("X-Ratelimit-Remaining", QByteArray::number(remaining, 'f', 1));
+    response.headers.set("X-Ratelimit-Used", QByteArray::number(std::max(0, s.budget - int(remaining))));
+    response.headers.set("X-Ratelimit-Reset", QByteArray::number(qint64(std::ceil(s.secondsToReset))));
+}
+
+namespace {
+
+// What a worker peeks at per read; a request that does not fit is handed over.
+constexpr size_t kPeekBytes = 64 * 1024;
+constexpr int kMaxEvents = 256;
+// The limiter's view in the X-Ratelimit-* fields of hits may be this old.
+constexpr qint64 kBudgetViewMs = 25;
+// Per-worker memo of routed targets and prepared answers.
+constexpr int kMaxMemo = 4096;
+constexpr qint64 kMemoUnusedMs = 10'000;
+// As HttpConnection: after our last answer, drain what the peer still
+// sends for this long so that the close does not turn into a reset.
+constexpr qint64 kLingerMs = 2000;
+constexpr int kStatsIntervalMs = 100;
+
+qint64 monotonicMs()
+{
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return qint64(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
+}
+
+bool isTokenChar(uchar c)
+{
+    static const auto table = [] {
+        std::array<bool, 256> t{};
+        for (int ch = '0'; ch <= '9'; ++ch)
+            t[size_t(ch)] = true;
+        for (int ch = 'a'; ch <= 'z'; ++ch)
+            t[size_t(ch)] = t[size_t(ch - 'a' + 'A')] = true;
+        for (char ch : QByteArrayView("!#$%&'*+-.^_`|~"))
+            t[uchar(ch)] = true;
+        return t;
+    }();
+    return table[c];
+}
+
+bool hasLineBreak(QByteArrayView bytes)
+{
+    return bytes.contains('\r') || bytes.contains('\n');
+}
+
+bool equalsNoCase(QByteArrayView a, QByteArrayView b)
+{
+    return a.size() == b.size() && a.compare(b, Qt::CaseInsensitive) == 0;
+}
+
+void appendNumber(QByteArray &out, qint64 value)
+{
+    char buffer[24];
+    const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
+    out.append(buffer, result.ptr - buffer);
+}
+
+bool constantTimeEquals(QByteArrayView a, QByteArrayView b)
+{
+    if (a.size() != b.size())
+        return false;
+    unsigned char diff = 0;
+    for (qsizetype i = 0; i < a.size(); ++i)
+        diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+    return diff == 0;
+}
+
+// One request peeked at: only what the fast path needs, as views into the
+// peek buffer. `refuse` means "not ours": the main path will answer it.
+struct Peeked
+{
+    enum class Field { Other, Authorization, Cookie, UserAgent, ProxyAuthorization };
+
+    QByteArrayView target;
+    QByteArrayView userAgent;
+    QByteArrayView proxyAuthorization;
+    QVarLengthArray<QByteArrayView, 2> authorization;
+    QVarLengthArray<QByteArrayView, 2> cookies;
+    Field field = Field::Other;
+    bool lastWasValue = true;
+    bool complete = false;
+    bool refuse = false;
+};
+
+int refuse(http_parser *p)
+{
+    static_cast<Peeked *>(p->data)->refuse = true;
+    return -1;
+}
+
+const http_parser_settings &peekSettings()
+{
+    static const http_parser_settings settings = [] {
+        http_parser_settings s;
+        http_parser_settings_init(&s);
+        s.on_url = [](http_parser *p, const char *at, size_t length) -> int {
+            auto *r = static_cast<Peeked *>(p->data);
+            if (!r->target.isEmpty()) // split: only happens across reads
+                return refuse(p);
+            r->target = QByteArrayView(at, qsizetype(length));
+            return 0;
+        };
+        s.on_header_field = [](http_parser *p, const char *at, size_t length) -> int {
+            auto *r = static_cast<Peeked *>(p->data);
+            if (!r->lastWasValue || length == 0)
+                return refuse(p);
+            r->lastWasValue = false;
+            const QByteArrayView name(at, qsizetype(length));
+            for (char c : name) {
+                if (!isTokenChar(uchar(c)))
+                    return refuse(p); // the main path refuses it with a 400
+            }
+            r->field = Peeked::Field::Other;
+            switch (name.size()) {
+            case 6:
+                if (equalsNoCase(name, "cookie"))
+                    r->field = Peeked::Field::Cookie;
+                else if (equalsNoCase(name, "expect") || equalsNoCase(name, "pragma"))
+                    return refuse(p);
+                break;
+            case 10:
+                if (equalsNoCase(name, "user-agent"))
+                    r->field = Peeked::Field::UserAgent;
+                break;
+            case 13:
+                if (equalsNoCase(name, "authorization"))
+                    r->field = Peeked::Field::Authorization;
+                else if (equalsNoCase(name, "cache-control"))
+                    return refuse(p); // may ask for a fresh answer
+                break;
+            case 14:
+                if (equalsNoCase(name, "content-length"))
+                    return refuse(p);
+                break;
+            case 17:
+                if (equalsNoCase(name, "transfer-encoding"))
+                    return refuse(p);
+                break;
+            case 19:
+                if (equalsNoCase(name, "proxy-authorization"))
+                    r->field = Peeked::Field::ProxyAuthorization;
+                break;
+            default:
+                break;
+            }
+            return 0;
+        };
+        s.on_header_value = [](http_parser *p, const char *at, size_t length) -> int {
+            auto *r = static_cast<Peeked *>(p->data);
+            const QByteArrayView value(at, qsizetype(length));
+            // Two pieces of one value (line folding) or a line break in it.
+            if (r->lastWasValue || hasLineBreak(value))
+                return refuse(p);
+            r->lastWasValue = true;
+            switch (r->field) {
+            case Peeked::Field::Authorization:
+                r->authorization.append(value);
+                break;
+            case Peeked::Field::Cookie:
+                r->cookies.append(value);
+                break;
+            case Peeked::Field::UserAgent:
+                if (r->userAgent.isNull())
+                    r->userAgent = value;
+                break;
+            case Peeked::Field::ProxyAuthorization:
+                if (r->proxyAuthorization.isNull())
+                    r->proxyAuthorization = value;
+                break;
+            case Peeked::Field::Other:
+                break;
+            }
+            return 0;
+        };
+        s.on_headers_complete = [](http_parser *p) -> int {
+            auto *r = static_cast<Peeked *>(p->data);
+            // A field without a value has no on_header_value call.
+            if (!r->lastWasValue)
+                return refuse(p);
+            if (p->method != HTTP_GET || p->http_major != 1 || p->http_minor != 1 || p->upgrade
+                || !http_should_keep_alive(p))
+                return refuse(p);
+            return 0;
+        };
+        s.on_body = [](http_parser *p, const char *, size_t) -> int { return refuse(p); };
+        s.on_message_complete = [](http_parser *p) -> int {
+            static_cast<Peeked *>(p->data)->complete = true;
+            http_parser_pause(p, 1);
+            return 0;
+        };
+        return s;
+    }();
+    return settings;
+}
+
+// Cached answer, prepared for the wire: the status line and the upstream's
+// fields, minus what each hit sets anew (Age, X-Ratelimit-*, X-Cache and
+// the framing). `original` keeps the cache entry's buffers alive, so that
+// comparing their addresses tells whether the entry is still the same one.
+struct Prepared
+{
+    Response original;
+    QByteArray head;
+    QByteArray budgetFallback; // the upstream's X-Ratelimit-* lines, for an unknown budget
+    bool valid = false;
+};
+
+bool sameAnswer(const Response &a, const Response &b)
+{
+    return a.status == b.status && a.body.constData() == b.body.constData()
+        && a.body.size() == b.body.size()
+        && a.headers.fields().constData() == b.headers.fields().constData()
+        && a.headers.size() == b.headers.size() && a.reason == b.reason;
+}
+
+void prepare(Prepared &p, const Response &cached)
+{
+    p.original = cached;
+    p.head.clear();
+    p.budgetFallback.clear();
+    // What ProxyServer::answer() and HttpConnection do to a hit, in order.
+    Response r = cached;
+    r.headers.removeHopByHop();
+    p.head.append("HTTP/1.1 ");
+    appendNumber(p.head, r.status);
+    p.head.append(' ');
+    p.head.append(r.reason.isEmpty() || hasLineBreak(r.reason) ? reasonPhrase(r.status) : r.reason);
+    p.head.append("\r\n");
+    for (const HttpHeaders::Field &f : r.headers.fields()) {
+        const QByteArray &name = f.first;
+        if (name.isEmpty() || hasLineBreak(name) || hasLineBreak(f.second))
+            continue;
+        if (equalsNoCase(name, "connection") || equalsNoCase(name, "content-length")
+            || equalsNoCase(name, "transfer-encoding") || equalsNoCase(name, "age")
+            || equalsNoCase(name, "x-cache"))
+            continue;
+        QByteArray line = name + ": " + f.second + "\r\n";
+        if (equalsNoCase(name, "x-ratelimit-remaining") || equalsNoCase(name, "x-ratelimit-used")
+            || equalsNoCase(name, "x-ratelimit-reset")) {
+            if (r.status != 429)
+                p.budgetFallback.append(line);
+            else
+                p.head.append(line);
+            continue;
+        }
+        p.head.append(line);
+    }
+    p.valid = true;
+}
+
+struct RouteMemo
+{
+    bool ok = false;
+    CacheKey key;
+    QString host;
+    Prepared prepared;
+    qint64 lastUsedMs = 0;
+};
+
+struct BudgetMemo
+{
+    qint64 validUntilMs = -1;
+    bool known = false;
+    QByteArray lines;
+};
+
+} // namespace
+
+// What a worker reads, swapped as a whole when the options change.
+struct WorkerConfig
+{
+    explicit WorkerConfig(const DaemonOptions &o) : router(o) {}
+    Router router;
+    QByteArray expectedProxyAuthorization; // "Bearer TOKEN"; empty: no token needed
+    bool serveHits = true;                 // false: hand every request over
+    bool stopping = false;
+    int headerTimeoutMs = 10'000;
+    int idleTimeoutMs = 75'000;
+    qsizetype maxHeaderBytes = 64 * 1024;
+    int maxClients = 4096;
+};
+
+// Counts of what a worker answered, moved to the main thread in batches.
+struct WorkerStats
+{
+    struct Client {
+        QString peer;
+        QByteArray userAgent;
+        quint64 hits = 0;
+        quint64 bytes = 0;
+    };
+    quint64 hits = 0;
+    QStringList opened;  // peers, one per connection
+    QStringList closed;
+    QHash<QString, Client> clients; // by client id
+};
+
+class ProxyWorker
+{
+public:
+    ProxyWorker(ProxyWorkerPool &pool, int index, ResponseCache &cache, RateLimiter &limiter)
+        : m_pool(pool), m_index(index), m_cache(cache), m_limiter(limiter)
+    {
+        m_epoll = epoll_create1(EPOLL_CLOEXEC);
+        m_wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.ptr = nullptr;
+        epoll_ctl(m_epoll, EPOLL_CTL_ADD, m_wake, &ev);
+        m_buffer.resize(kPeekBytes);
+        m_thread = std::thread([this] { run(); });
+    }
+
+    ~ProxyWorker()
+    {
+        {
+            std::lock_guard lock(m_inboxMutex);
+            m_quit = true;
+        }
+        wake();
+        if (m_thread.joinable())
+            m_thread.join();
+        for (auto &[fd, conn] : m_conns)
+            ::close(fd);
+        ::close(m_wake);
+        ::close(m_epoll);
+    }
+
+    // Main thread: a new connection for this worker.
+    void post(int fd)
+    {
+        {
+            std::lock_guard lock(m_inboxMutex);
+            m_inbox.push_back(fd);
+        }
+        wake();
+    }
+
+    void closeAll()
+    {
+        {
+            std::lock_guard lock(m_inboxMutex);
+            m_closeAll = true;
+        }
+        wake();
+    }
+
+    WorkerStats takeStats()
+    {
+        std::lock_guard lock(m_statsMutex);
+        return std::exchange(m_stats, WorkerStats{});
+    }
+
+private:
+    struct Conn
+    {
+        int fd = -1;
+        QString peer;
+        qint64 openedMs = 0;
+        qint64 lastActiveMs = 0;
+        bool served = false;
+        bool lingering = false;
+        qint64 lingerUntilMs = 0;
+        bool handOver = false; // once the output is out
+        QByteArray pending;    // output the socket did not take yet
+        qsizetype pendingPos = 0;
+        QByteArray userAgent;  // the last User-Agent seen and its client id
+        QString clientId;
+        bool hasClientId = false;
+    };
+
+    void wake()
+    {
+        const quint64 one = 1;
+        [[maybe_unused]] const ssize_t n = ::write(m_wake, &one, sizeof one);
+    }
+
+    void run();
+    void takeInbox(qint64 now);
+    void refreshConfig();
+    void onEvent(Conn *c, uint32_t events, qint64 now);
+    void serve(Conn *c, qint64 now);
+    bool answerHit(Conn *c, const Peeked &request, qint64 now, std::vector<QByteArray> &out);
+    QByteArray budgetLines(const QString &host, qint64 now, const Prepared &prepared);
+    bool flush(Conn *c);
+    void send(Conn *c, std::vector<QByteArray> &out);
+    void handOver(Conn *c);
+    void closeConn(Conn *c, bool countClosed = true);
+    void retire(Conn *c);
+    void beginLinger(Conn *c, qint64 now);
+    void timeoutSweep(qint64 now);
+    void rejectSilent(Conn *c, qint64 now);
+    void setInterest(Conn *c, uint32_t events);
+
+    ProxyWorkerPool &m_pool;
+    const int m_index;
+    ResponseCache &m_cache;
+    RateLimiter &m_limiter;
+    int m_epoll = -1;
+    int m_wake = -1;
+    std::thread m_thread;
+
+    std::mutex m_inboxMutex;
+    std::vector<int> m_inbox;
+    bool m_closeAll = false;
+    bool m_quit = false;
+
+    std::mutex m_statsMutex;
+    WorkerStats m_stats;
+    // Counted during one event, added to m_stats after it (one lock per event).
+    quint64 m_localHits = 0;
+
+    // Worker thread only.
+    std::shared_ptr<const WorkerConfig> m_config;
+    quint64 m_configGeneration = 0;
+    std::unordered_map<int, std::unique_ptr<Conn>> m_conns;
+    // Closed or handed over during this turn of the loop; deleted at its end,
+    // so that a caller up the stack never touches a deleted Conn.
+    std::vector<std::unique_ptr<Conn>> m_dead;
+    QByteArray m_buffer;
+    QHash<QByteArray, RouteMemo> m_memo;
+    QHash<QString, BudgetMemo> m_budget;
+    QHash<QString, QString> m_peers; // interned peer address texts
+    qint64 m_lastSweepMs = 0;
+};
+
+// ------------------------------------------------------------------ worker
+
+void ProxyWorker::run()
+{
+    refreshConfig();
+    std::array<epoll_event, kMaxEvents> events;
+    m_lastSweepMs = monotonicMs();
+    for (;;) {
+        const int n = epoll_wait(m_epoll, events.data(), kMaxEvents, 250);
+        const qint64 now = monotonicMs();
+        if (m_pool.m_configGeneration.load(std::memory_order_acquire) != m_configGeneration)
+            refreshConfig();
+        for (int i = 0; i < n; ++i) {
+            if (!events[size_t(i)].data.ptr) {
+                quint64 count = 0;
+                [[maybe_unused]] const ssize_t r = ::read(m_wake, &count, sizeof count);
+                continue;
+            }
+            onEvent(static_cast<Conn *>(events[size_t(i)].data.ptr), events[size_t(i)].events, now);
+        }
+        {
+            std::unique_lock lock(m_inboxMutex);
+            if (m_quit)
+                return;
+            if (!m_inbox.empty() || m_closeAll) {
+                lock.unlock();
+                takeInbox(now);
+            }
+        }
+        if (m_localHits > 0) {
+            std::lock_guard lock(m_statsMutex);
+            m_stats.hits += std::exchange(m_localHits, 0);
+        }
+        if (now - m_lastSweepMs >= 250) {
+            m_lastSweepMs = now;
+            timeoutSweep(now);
+        }
+        m_dead.clear();
+    }
+}
+
+void ProxyWorker::refreshConfig()
+{
+    std::lock_guard lock(m_pool.m_configMutex);
+    m_config = m_pool.m_config;
+    m_configGeneration = m_pool.m_configGeneration.load(std::memory_order_acquire);
+    m_memo.clear(); // routes may have changed
+}
+
+void ProxyWorker::takeInbox(qint64 now)
+{
+    std::vector<int> fds;
+    bool closeAll = false;
+    {
+        std::lock_guard lock(m_inboxMutex);
+        fds.swap(m_inbox);
+        closeAll = std::exchange(m_closeAll, false);
+    }
+    for (int fd : fds) {
+        auto conn = std::make_unique<Conn>();
+        conn->fd = fd;
+        conn->openedMs = conn->lastActiveMs = now;
+        sockaddr_storage addr{};
+        socklen_t len = sizeof addr;
+        QString peer;
+        if (::getpeername(fd, reinterpret_cast<sockaddr *>(&addr), &len) == 0) {
+            QHostAddress host(reinterpret_cast<sockaddr *>(&addr));
+            peer = host.toString();
+        }
+        // Many connections share a few peers: share the text too.
+        auto it = m_peers.find(peer);
+        if (it == m_peers.end())
+            it = m_peers.insert(peer, peer);
+        conn->peer = *it;
+        const int one = 1;
+        ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        const int flags = ::fcntl(fd, F_GETFL);
+        ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+        epoll_event ev{};
+        ev.events = EPOLLIN | EPOLLRDHUP;
+        ev.data.ptr = conn.get();
+        if (epoll_ctl(m_epoll, EPOLL_CTL_ADD, fd, &ev) != 0) {
+            ::close(fd);
+            m_pool.m_held.fetch_sub(1, std::memory_order_relaxed);
+            continue;
+        }
+        {
+            std::lock_guard lock(m_statsMutex);
+            m_stats.opened.append(conn->peer);
+        }
+        m_conns.emplace(fd, std::move(conn));
+    }
+    if (closeAll) {
+        std::vector<Conn *> all;
+        all.reserve(m_conns.size());
+        for (auto &[fd, conn] : m_conns)
+            all.push_back(conn.get());
+        for (Conn *c : all) {
+            if (c->handOver)
+                continue; // on its way to the main thread already
+            closeConn(c);
+        }
+    }
+}
+
+void ProxyWorker::setInterest(Conn *c, uint32_t events)
+{
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.ptr = c;
+    epoll_ctl(m_epoll, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+void ProxyWorker::onEvent(Conn *c, uint32_t events, qint64 now)
+{
+    if (c->lingering) {
+        // Drop what the peer still sends; its end (or an error) ends us.
+        for (;;) {
+            const ssize_t n = ::recv(c->fd, m_buffer.data(), kPeekBytes, MSG_DONTWAIT);
+            if (n > 0)
+                continue;
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && !(events & (EPOLLERR | EPOLLHUP)))
+                return;
+            closeConn(c);
+            return;
+        }
+    }
+    if (events & EPOLLERR) {
+        closeConn(c);
+        return;
+    }
+    if (!c->pending.isEmpty()) {
+        if (!flush(c))
+            return;
+        if (!c->pending.isEmpty())
+            return; // still waiting for room
+        if (c->handOver) {
+            handOver(c);
+            return;
+        }
+        setInterest(c, EPOLLIN | EPOLLRDHUP);
+    }
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP))
+        serve(c, now);
+}
+
+void ProxyWorker::serve(Conn *c, qint64 now)
+{
+    const ssize_t n = ::recv(c->fd, m_buffer.data(), kPeekBytes, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0) {
+        closeConn(c); // the peer is gone and nothing is owed
+        return;
+    }
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            closeConn(c);
+        return;
+    }
+    c->lastActiveMs = now;
+    const WorkerConfig &config = *m_config;
+    const char *data = m_buffer.constData();
+    size_t consumed = 0;
+    std::vector<QByteArray> out;
+    bool handOverNow = false;
+    while (consumed < size_t(n)) {
+        if (!config.serveHits || config.stopping) {
+            handOverNow = true;
+            break;
+        }
+        Peeked request;
+        http_parser parser;
+        http_parser_init(&parser, HTTP_REQUEST);
+        parser.data = &request;
+        const size_t available = size_t(n) - consumed;
+        const size_t parsed = http_parser_execute(&parser, &peekSettings(), data + consumed, available);
+        if (request.refuse || !request.complete || HTTP_PARSER_ERRNO(&parser) != HPE_PAUSED
+            || qsizetype(parsed) > config.maxHeaderBytes) {
+            handOverNow = true; // not ours, or not whole yet: the main path reads it
+            break;
+        }
+        if (!answerHit(c, request, now, out)) {
+            handOverNow = true;
+            break;
+        }
+        consumed += parsed;
+    }
+    if (consumed > 0) {
+        // Take what was answered off the socket (MSG_TRUNC: without copying it).
+        const ssize_t taken = ::recv(c->fd, m_buffer.data(), consumed, MSG_TRUNC | MSG_DONTWAIT);
+        if (taken != ssize_t(consumed)) {
+            closeConn(c);
+            return;
+        }
+        c->served = true;
+        send(c, out);
+        if (c->fd < 0)
+            return;
+    }
+    if (handOverNow) {
+        if (c->pending.isEmpty())
+            handOver(c);
+        else
+            c->handOver = true; // after the answers given here are out
+    }
+}
+
+bool ProxyWorker::answerHit(Conn *c, const Peeked &request, qint64 now, std::vector<QByteArray> &out)
+{
+    const WorkerConfig &config = *m_config;
+    // ControlEndpoints::isControlTarget(), on the view.
+    if (request.target.startsWith("/_mp/") || request.target == QByteArrayView("/_mp"))
+        return false;
+    if (!config.expectedProxyAuthorization.isEmpty()
+        && !constantTimeEquals(request.proxyAuthorization.trimmed(), config.expectedProxyAuthorization))
+        return false; // the main path answers 407
+
+    // The memo key: target, then the credentials the cache key hashes.
+    QByteArray memoKey;
+    if (request.authorization.isEmpty() && request.cookies.isEmpty()) {
+        memoKey = QByteArray::fromRawData(request.target.data(), request.target.size());
+    } else {
+        memoKey = request.target.toByteArray();
+        for (QByteArrayView v : request.authorization)
+            memoKey.append("\0a:", 3).append(v);
+        for (QByteArrayView v : request.cookies)
+            memoKey.append("\0c:", 3).append(v);
+    }
+    auto it = m_memo.find(memoKey);
+    if (it == m_memo.end()) {
+        const QByteArray target = request.target.toByteArray();
+        const Router::Result route = config.router.resolve(target);
+        if (!route.ok())
+            return false;
+        if (m_memo.size() >= kMaxMemo)
+            m_memo.clear();
+        RouteMemo memo;
+        memo.ok = true;
+        HttpHeaders credentials;
+        for (QByteArrayView v : request.authorization)
+            credentials.add("Authorization", v.toByteArray());
+        for (QByteArrayView v : request.cookies)
+            credentials.add("Cookie", v.toByteArray());
+        memo.key = CacheKey(QByteArrayLiteral("GET"), CacheKey::normalizeUrl(route.url),
+                            CacheKey::credentialsHash(credentials));
+        memo.host = route.url.host().toLower();
+        QByteArray stored(memoKey.constData(), memoKey.size()); // a deep copy
+        it = m_memo.insert(stored, memo);
+    }
+    RouteMemo &memo = *it;
+    memo.lastUsedMs = now;
+
+    const std::optional<ResponseCache::Entry> entry = m_cache.lookup(memo.key);
+    if (!entry)
+        return false;
+    if (!memo.prepared.valid || !sameAnswer(memo.prepared.original, entry->response))
+        prepare(memo.prepared, entry->response);
+    const Prepared &prepared = memo.prepared;
+
+    out.push_back(prepared.head); // shared, not copied
+    QByteArray head;
+    head.reserve(192);
+    head.append("Age: ");
+    appendNumber(head, entry->ageSeconds);
+    head.append("\r\n");
+    if (entry->response.status != 429)
+        head.append(budgetLines(memo.host, now, prepared));
+    head.append("X-Cache: HIT\r\n");
+    const int status = entry->response.status;
+    if (!((status >= 100 && status < 200) || status == 204 || status == 304)) {
+        head.append("Content-Length: ");
+        appendNumber(head, entry->response.body.size());
+        head.append("\r\n");
+    }
+    head.append("\r\n");
+    out.push_back(std::move(head));
+    const bool noBody = (status >= 100 && status < 200) || status == 204 || status == 304;
+    if (!noBody && !entry->response.body.isEmpty())
+        out.push_back(entry->response.body);
+
+    // The client registry's view: client id = peer + User-Agent.
+    const QByteArrayView ua = request.userAgent;
+    if (!c->hasClientId || c->userAgent != ua) {
+        c->userAgent = ua.toByteArray();
+        c->clientId = ClientRegistry::clientId(c->peer, c->userAgent);
+        c->hasClientId = true;
+    }
+    ++m_localHits;
+    {
+        std::lock_guard lock(m_statsMutex);
+        WorkerStats::Client &client = m_stats.clients[c->clientId];
+        if (client.hits == 0) {
+            client.peer = c->peer;
+            client.userAgent = c->userAgent;
+        }
+        ++client.hits;
+        client.bytes += quint64(entry->response.body.size());
+    }
+    return true;
+}
+
+QByteArray ProxyWorker::budgetLines(const QString &host, qint64 now, const Prepared &prepared)
+{
+    BudgetMemo &memo = m_budget[host];
+    if (now >= memo.validUntilMs) {
+        const DomainState state = m_limiter.state(host);
+        memo.known = state.budgetKnown;
+        memo.lines.clear();
+        if (state.budgetKnown) {
+            Response r;
+            applyBudgetHeaders(r, state);
+            for (const HttpHeaders::Field &f : r.headers.fields())
+                memo.lines.append(f.first + ": " + f.second + "\r\n");
+        }
+        memo.validUntilMs = now + kBudgetViewMs;
+    }
+    return memo.known ? memo.lines : prepared.budgetFallback;
+}
+
+bool ProxyWorker::flush(Conn *c)
+{
+    while (c->pendingPos < c->pending.size()) {
+        const ssize_t n = ::send(c->fd, c->pending.constData() + c->pendingPos,
+                                 size_t(c->pending.size() - c->pendingPos), MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            c->pendingPos += n;
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return true;
+        if (n < 0 && errno == EINTR)
+            continue;
+        closeConn(c);
+        return false;
+    }
+    c->pending.clear();
+    c->pendingPos = 0;
+    return true;
+}
+
+void ProxyWorker::send(Conn *c, std::vector<QByteArray> &out)
+{
+    if (out.empty())
+        return;
+    std::array<iovec, 64> iov;
+    size_t first = 0;
+    while (first < out.size()) {
+        const size_t count = std::min(out.size() - first, iov.size());
+        size_t total = 0;
+        for (size_t i = 0; i < count; ++i) {
+            iov[i].iov_base = const_cast<char *>(out[first + i].constData());
+            iov[i].iov_len = size_t(out[first + i].size());
+            total += iov[i].iov_len;
+        }
+        msghdr msg{};
+        msg.msg_iov = iov.data();
+        msg.msg_iovlen = count;
+        ssize_t n = ::sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            closeConn(c);
+            return;
+        }
+        if (n < 0)
+            n = 0;
+        if (size_t(n) == total) {
+            first += count;
+            continue;
+        }
+        // The socket is full: keep the rest, wait for room.
+        size_t skip = size_t(n);
+        for (size_t i = first; i < out.size(); ++i) {
+            const size_t len = size_t(out[i].size());
+            if (skip >= len) {
+                skip -= len;
+                continue;
+            }
+            c->pending.append(out[i].constData() + skip, qsizetype(len - skip));
+            skip = 0;
+        }
+        c->pendingPos = 0;
+        setInterest(c, EPOLLOUT);
+        return;
+    }
+}
+
+void ProxyWorker::handOver(Conn *c)
+{
+    const int fd = c->fd;
+    epoll_ctl(m_epoll, EPOLL_CTL_DEL, fd, nullptr);
+    {
+        std::lock_guard lock(m_statsMutex);
+        m_stats.hits += std::exchange(m_localHits, 0);
+    }
+    retire(c);
+    // The counts so far go first, so that the registry sees this
+    // connection opened before ProxyServer takes it over.
+    ProxyWorkerPool *pool = &m_pool;
+    const int index = m_index;
+    QMetaObject::invokeMethod(pool, [pool, index, fd] { pool->adopt(index, fd); }, Qt::QueuedConnection);
+}
+
+void ProxyWorker::closeConn(Conn *c, bool countClosed)
+{
+    const int fd = c->fd;
+    epoll_ctl(m_epoll, EPOLL_CTL_DEL, fd, nullptr);
+    ::close(fd);
+    if (countClosed) {
+        std::lock_guard lock(m_statsMutex);
+        m_stats.closed.append(c->peer);
+    }
+    m_pool.m_held.fetch_sub(1, std::memory_order_relaxed);
+    retire(c);
+}
+
+void ProxyWorker::retire(Conn *c)
+{
+    const auto it = m_conns.find(c->fd);
+    c->fd = -1;
+    if (it == m_conns.end())
+        return;
+    m_dead.push_back(std::move(it->second));
+    m_conns.erase(it);
+}
+
+void ProxyWorker::beginLinger(Conn *c, qint64 now)
+{
+    ::shutdown(c->fd, SHUT_WR);
+    c->lingering = true;
+    c->lingerUntilMs = now + kLingerMs;
+    setInterest(c, EPOLLIN | EPOLLRDHUP);
+}
+
+// Silence after connect: the 408 HttpConnection would send, then close.
+void ProxyWorker::rejectSilent(Conn *c, qint64 now)
+{
+    const Response r = jsonError(408, QStringLiteral("request_timeout"),
+                                 QStringLiteral("The request headers did not arrive within %1 ms.")
+                                     .arg(m_config->headerTimeoutMs));
+    QByteArray bytes = "HTTP/1.1 408 " + reasonPhrase(408) + "\r\n";
+    for (const HttpHeaders::Field &f : r.headers.fields())
+        bytes += f.first + ": " + f.second + "\r\n";
+    bytes += "Content-Length: " + QByteArray::number(r.body.size()) + "\r\nConnection: close\r\n\r\n";
+    bytes += r.body;
+    [[maybe_unused]] const ssize_t n = ::send(c->fd, bytes.constData(), size_t(bytes.size()),
+                                              MSG_NOSIGNAL | MSG_DONTWAIT);
+    beginLinger(c, now);
+}
+
+void ProxyWorker::timeoutSweep(qint64 now)
+{
+    const WorkerConfig &config = *m_config;
+    std::vector<Conn *> expired;
+    for (auto &[fd, conn] : m_conns) {
+        Conn *c = conn.get();
+        if (c->lingering) {
+            if (now >= c->lingerUntilMs)
+                expired.push_back(c);
+        } else if (!c->pending.isEmpty() || c->handOver) {
+            continue; // waiting for the peer to read
+        } else if (!c->served ? now - c->openedMs >= config.headerTimeoutMs
+                              : now - c->lastActiveMs >= config.idleTimeoutMs) {
+            expired.push_back(c);
+        }
+    }
+    for (Conn *c : expired) {
+        if (c->lingering)
+            closeConn(c);
+        else if (!c->served)
+            rejectSilent(c, now);
+        else
+            beginLinger(c, now); // idle keep-alive connection: closed, as HttpConnection does
+    }
+    // Forget what has not been asked for in a while (and the cache
+    // entries' buffers it keeps alive).
+    for (auto it = m_memo.begin(); it != m_memo.end();) {
+        if (now - it->lastUsedMs > kMemoUnusedMs)
+            it = m_memo.erase(it);
+        else
+            ++it;
+    }
+    if (m_budget.size() > 1024)
+        m_budget.clear();
+}
+
+// ------------------------------------------------------------------ pool
+
+namespace {
+
+class WorkerListener : public QTcpServer
+{
+public:
+    WorkerListener(std::function<bool(qintptr)> dispatch, QObject *parent)
+        : QTcpServer(parent), m_dispatch(std::move(dispatch))
+    {
+    }
+
+protected:
+    void incomingConnection(qintptr descriptor) override
+    {
+        if (!m_dispatch(descriptor))
+            QTcpServer::incomingConnection(descriptor); // ProxyServer's way (the 503)
+    }
+
+private:
+    std::function<bool(qintptr)> m_dispatch;
+};
+
+} // namespace
+
+ProxyWorkerPool::ProxyWorkerPool(ProxyServer &server, const DaemonOptions &options)
+    : m_server(server), m_options(options)
+{
+    publishConfig();
+    const int threads = std::max(1, options.threads);
+    for (int i = 0; i < threads; ++i) {
+        m_workers.push_back(std::make_unique<ProxyWorker>(*this, i, server.pipeline().cache(),
+                                                          server.pipeline().limiter()));
+    }
+    m_statsTimer = new QTimer(this);
+    connect(m_statsTimer, &QTimer::timeout, this, [this] {
+        flushStats();
+        // The last SSE subscriber may have gone: serve hits here again.
+        setObserved(m_server.hasRequestObservers());
+    });
+    m_statsTimer->start(kStatsIntervalMs);
+}
+
+ProxyWorkerPool::~ProxyWorkerPool()
+{
+    m_workers.clear(); // joins the threads, closes their connections
+}
+
+QTcpServer *ProxyWorkerPool::createListener(QObject *parent)
+{
+    return new WorkerListener([this](qintptr fd) { return dispatch(fd); }, parent);
+}
+
+bool ProxyWorkerPool::dispatch(qintptr descriptor)
+{
+    const int open = int(m_server.m_connections.size()) + connectionCount();
+    if (m_stopping || m_server.m_stopping || open >= m_server.m_options.maxClients)
+        return false;
+    m_held.fetch_add(1, std::memory_order_relaxed);
+    m_workers[m_next++ % m_workers.size()]->post(int(descriptor));
+    return true;
+}
+
+void ProxyWorkerPool::adopt(int worker, int descriptor)
+{
+    // Whatever the worker counted for this connection comes first.
+    flushStats();
+    Q_UNUSED(worker);
+    auto *socket = new QTcpSocket;
+    if (!socket->setSocketDescriptor(descriptor)) {
+        ::close(descriptor);
+        delete socket;
+        m_held.fetch_sub(1, std::memory_order_relaxed);
+        return;
+    }
+    const QString peer = socket->peerAddress().toString();
+    m_held.fetch_sub(1, std::memory_order_relaxed);
+    m_server.adoptConnection(socket);
+    // ProxyServer counted it as opened: it was open already.
+    m_server.m_clients.connectionClosed(peer);
+}
+
+void ProxyWorkerPool::publishConfig()
+{
+    auto config = std::make_shared<WorkerConfig>(m_options);
+    if (!m_options.authToken.isEmpty())
+        config->expectedProxyAuthorization = "Bearer " + m_options.authToken.toUtf8();
+    config->serveHits = !m_observed && m_options.logRequests <= 0 && !m_stopping;
+    config->stopping = m_stopping;
+    const HttpLimits limits = m_options.httpLimits();
+    config->headerTimeoutMs = limits.headerTimeoutMs;
+    config->idleTimeoutMs = limits.idleTimeoutMs;
+    config->maxHeaderBytes = limits.maxHeaderBytes;
+    config->maxClients = m_options.maxClients;
+    std::lock_guard lock(m_configMutex);
+    m_config = std::move(config);
+    m_configGeneration.fetch_add(1, std::memory_order_release);
+}
+
+void ProxyWorkerPool::applyOptions(const DaemonOptions &options)
+{
+    m_options = options;
+    publishConfig();
+}
+
+void ProxyWorkerPool::setObserved(bool observed)
+{
+    if (observed == m_observed)
+        return;
+    m_observed = observed;
+    publishConfig();
+}
+
+void ProxyWorkerPool::shutdown()
+{
+    if (m_stopping)
+        return;
+    m_stopping = true;
+    publishConfig();
+    for (auto &w : m_workers)
+        w->closeAll();
+}
+
+void ProxyWorkerPool::flushStats()
+{
+    RequestPipeline &pipeline = m_server.pipeline();
+    ClientRegistry &clients = m_server.m_clients;
+    for (auto &w : m_workers) {
+        WorkerStats s = w->takeStats();
+        for (const QString &peer : std::as_const(s.opened))
+            clients.connectionOpened(peer);
+        for (auto it = s.clients.cbegin(); it != s.clients.cend(); ++it) {
+            // touch() + requestFinished() count one hit; the others at once.
+            ClientStats &client = clients.touch(it.key(), it->peer, it->userAgent);
+            client.requests += it->hits - 1;
+            client.hits += it->hits - 1;
+            clients.requestFinished(it.key(), true, qint64(it->bytes));
+        }
+        for (const QString &peer : std::as_const(s.closed))
+            clients.connectionClosed(peer);
+        if (s.hits > 0)
+            pipeline.countCacheHits(s.hits);
+    }
+}
+
+} // namespace prawmp
