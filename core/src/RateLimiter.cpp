@@ -26,6 +26,9 @@ constexpr double kNever = std::numeric_limits<double>::infinity();
 // Below this many seconds to the reset we stop stretching the pace: what is
 // left of the window may go, still bounded by the burst cap.
 constexpr double kMinPacingSeconds = 0.25;
+// Spending of others smaller than this per window is noise (a request of
+// ours that crossed the window's edge), not a foreign consumer.
+constexpr double kMinForeignSpend = 2;
 
 struct Waiter
 {
@@ -71,6 +74,12 @@ struct Domain
     double lateEnd = 0;
     double tokens = 0;
     double tokensAt = 0;
+    // Programs outside the daemon spending the same budget: only the
+    // X-Ratelimit-Used of our answers shows them (used - ours). What they
+    // spent in the last window is kept free for them in this one.
+    int ownInWindow = 0;            // our grants counted in this window
+    double foreignSeen = 0;         // others' requests seen in this window
+    double foreignLast = -1;        // in the last window; -1: no window seen yet
 
     quint64 granted = 0;
     quint64 rejected429 = 0;
@@ -112,6 +121,9 @@ struct RateLimiter::Private
         const double w = std::max(dom.windowSeconds, 1.0);
         // Requests still in flight may land in the new window: count them there.
         dom.remaining = std::max(0, dom.budget - dom.inFlight);
+        dom.foreignLast = dom.foreignSeen;
+        dom.foreignSeen = 0;
+        dom.ownInWindow = dom.inFlight;
         while (dom.lateEnd <= t) {
             dom.previousLateEnd = dom.lateEnd;
             dom.earlyEnd += w;
@@ -119,17 +131,46 @@ struct RateLimiter::Private
         }
         dom.boundsKnown = false;
         dom.hasReference = false;
-        dom.tokens = std::min(burstCap(dom), dom.remaining);
+        dom.tokens = std::min(burstCap(dom), available(dom, t));
         dom.tokensAt = t;
-        qCDebug(lcLimiter) << dom.name << "new window, remaining" << dom.remaining;
+        qCDebug(lcLimiter) << dom.name << "new window, remaining" << dom.remaining
+                           << "kept for others" << reserve(dom, t);
+    }
+
+    // What others are expected to spend in the rest of this window: as much
+    // as in the last one (or, before a whole window was seen, at the rate
+    // seen so far), minus what they spent already.
+    double reserve(const Domain &dom, double t) const
+    {
+        double expected = dom.foreignLast;
+        if (expected < 0) {
+            const double elapsed = t - (dom.earlyEnd - dom.windowSeconds);
+            expected = elapsed > 0.5 ? dom.foreignSeen * dom.windowSeconds / elapsed : 0;
+        }
+        if (expected < kMinForeignSpend)
+            return 0;
+        return std::max(0.0, std::ceil(expected - dom.foreignSeen));
+    }
+
+    double available(const Domain &dom, double t) const
+    {
+        return std::max(0.0, dom.remaining - reserve(dom, t));
     }
 
     void refill(Domain &dom, double t)
     {
+        const double avail = available(dom, t);
+        if (t < dom.earlyEnd && dom.earlyEnd - t < kMinPacingSeconds) {
+            // The window's last moments: what is left may go now, not
+            // after its end (where it would count in the next window).
+            dom.tokens = std::min(burstCap(dom), avail);
+            dom.tokensAt = t;
+            return;
+        }
         const double left = std::max(dom.earlyEnd - t, kMinPacingSeconds);
-        const double spare = std::max(dom.remaining - dom.tokens, 0.0);
+        const double spare = std::max(avail - dom.tokens, 0.0);
         const double rate = spare / left;
-        dom.tokens = std::min({dom.tokens + rate * (t - dom.tokensAt), burstCap(dom), dom.remaining});
+        dom.tokens = std::min({dom.tokens + rate * (t - dom.tokensAt), burstCap(dom), avail});
         dom.tokensAt = t;
     }
 
@@ -148,11 +189,13 @@ struct RateLimiter::Private
         rollWindow(dom, t);
         if (dom.remaining < 1)
             return std::max(dom.lateEnd - t, 0.001);
+        if (available(dom, t) < 1) // kept for others; our answers show when they spend it
+            return std::max(std::min(dom.lateEnd - t, 0.1), 0.001);
         refill(dom, t);
         if (dom.tokens >= 1)
             return 0;
         const double left = std::max(dom.earlyEnd - t, kMinPacingSeconds);
-        const double rate = std::max(dom.remaining - dom.tokens, 0.0) / left;
+        const double rate = std::max(available(dom, t) - dom.tokens, 0.0) / left;
         if (rate <= 0)
             return std::max(dom.lateEnd - t, 0.001);
         return (1 - dom.tokens) / rate;
@@ -164,6 +207,7 @@ struct RateLimiter::Private
         ++dom.granted;
         ++dom.inFlight;
         if (dom.budgetKnown) {
+            ++dom.ownInWindow;
             dom.remaining -= 1;
             dom.tokens = std::max(0.0, dom.tokens - 1);
         }
@@ -241,8 +285,10 @@ struct RateLimiter::Private
     {
         --dom.inFlight;
         --dom.granted;
-        if (dom.budgetKnown)
+        if (dom.budgetKnown) {
             dom.remaining += 1;
+            --dom.ownInWindow;
+        }
     }
 
     void serveAll()
@@ -316,6 +362,9 @@ struct RateLimiter::Private
             dom.tokens = burstCap(dom);
             dom.tokensAt = t;
             adoptView();
+            dom.ownInWindow = 1 + dom.inFlight;
+            if (okUsed)
+                dom.foreignSeen = std::max(0, used - dom.ownInWindow);
             qCInfo(lcLimiter) << dom.name << "budget" << dom.budget << "per"
                               << dom.windowSeconds << "s window";
             return;
@@ -336,6 +385,8 @@ struct RateLimiter::Private
             dom.earlyEnd = early;
             dom.lateEnd = late;
             adoptView();
+            dom.ownInWindow = 1 + dom.inFlight;
+            dom.foreignSeen = 0;
         } else if (late >= dom.earlyEnd) {
             // Same window: the bounds only tighten.
             dom.earlyEnd = std::max(dom.earlyEnd, early);
@@ -347,8 +398,12 @@ struct RateLimiter::Private
                 // flight when that view was adopted: hand it back.
                 dom.remaining = std::min(dom.remaining + 1, double(dom.budget));
             }
+        } else {
+            return; // a late answer from a previous window: nothing new
         }
-        // Otherwise a late answer from a previous window: nothing new.
+        // The upstream counted `used` in this window; at most ownInWindow were ours.
+        if (okUsed)
+            dom.foreignSeen = std::max(dom.foreignSeen, double(used - dom.ownInWindow));
     }
 
     void close(Ticket ticket, int status, const HttpHeaders *headers)

@@ -35,6 +35,7 @@ struct Flight
     bool coalescable = false;
     QList<QPointer<Reply>> waiters;
     QList<qint64> startedMs; // per waiter, on the pipeline clock
+    QStringList clientIds;   // per waiter: a coalesced request is its own client's
     RateLimiter::Ticket ticket = 0;
     // Tells this flight from a later one allocated at the same address,
     // for a grant still queued when its own flight went away.
@@ -75,13 +76,13 @@ struct RequestPipeline::Private
         counters.waitSumMs += double(ms);
     }
 
-    void report(const Request &request, const Reply &reply, qint64 startedMs)
+    void report(const Request &request, const Reply &reply, qint64 startedMs, const QString &clientId)
     {
         if (!q->isSignalConnected(QMetaMethod::fromSignal(&RequestPipeline::requestFinished)))
             return;
         RequestRecord r;
         r.finishedAtMs = QDateTime::currentMSecsSinceEpoch();
-        r.clientId = request.clientId;
+        r.clientId = clientId;
         r.method = request.method;
         r.url = redactedUrl(request.url);
         r.status = reply.response().status;
@@ -135,7 +136,7 @@ struct RequestPipeline::Private
                     --counters.coalesced;
                 ++counters.hits;
                 reply->finish(hit->response, CacheStatus::Hit, hit->ageSeconds);
-                report(flight->request, *reply, flight->startedMs[i]);
+                report(flight->request, *reply, flight->startedMs[i], flight->clientIds[i]);
             }
             drop(flight);
         });
@@ -187,7 +188,7 @@ struct RequestPipeline::Private
             } else {
                 reply->finish(response, i == 0 ? first : CacheStatus::Coalesced);
             }
-            report(flight->request, *reply, flight->startedMs[i]);
+            report(flight->request, *reply, flight->startedMs[i], flight->clientIds[i]);
         }
         drop(flight);
     }
@@ -235,14 +236,15 @@ struct RequestPipeline::Private
                          .arg(double(expected) / 1000.0, 0, 'f', 1)
                          .arg(request.maxWaitSeconds),
                      std::ceil(double(expected) / 1000.0)});
-        report(request, *reply, startedMs);
+        report(request, *reply, startedMs, request.clientId);
         return true;
     }
 
-    void attach(Flight *flight, Reply *reply)
+    void attach(Flight *flight, Reply *reply, const QString &clientId)
     {
         flight->waiters.append(reply);
         flight->startedMs.append(clock.elapsed());
+        flight->clientIds.append(clientId);
         QObject::connect(reply, &Reply::abortRequested, q, [this, flight, reply] { waiterGone(flight, reply); });
         QObject::connect(reply, &QObject::destroyed, q, [this, flight, reply] { waiterGone(flight, reply); });
     }
@@ -274,7 +276,7 @@ Reply *RequestPipeline::submit(const Request &request)
         if (d->refuseLongWait(request, reply, started))
             return reply;
         Flight *flight = d->createFlight(request, CacheKey(), false);
-        d->attach(flight, reply);
+        d->attach(flight, reply, request.clientId);
         d->enqueue(flight);
     } else {
         const CacheKey key = CacheKey::forRequest(request);
@@ -283,12 +285,12 @@ Reply *RequestPipeline::submit(const Request &request)
             if (auto entry = d->cache.lookup(key)) {
                 ++d->counters.hits;
                 reply->finish(entry->response, CacheStatus::Hit, entry->ageSeconds);
-                d->report(request, *reply, started);
+                d->report(request, *reply, started, request.clientId);
                 return reply;
             }
             if (Flight *flight = d->coalescing.value(key)) {
                 ++d->counters.coalesced;
-                d->attach(flight, reply);
+                d->attach(flight, reply, request.clientId);
                 return reply;
             }
             ++d->counters.misses;
@@ -298,7 +300,7 @@ Reply *RequestPipeline::submit(const Request &request)
         if (d->refuseLongWait(request, reply, started))
             return reply;
         Flight *flight = d->createFlight(request, key, !fresh);
-        d->attach(flight, reply);
+        d->attach(flight, reply, request.clientId);
         if (d->shared && !fresh)
             d->lookUpShared(flight);
         else
