@@ -130,7 +130,7 @@ private:
     void read(bool eof)
     {
         m_buffer += m_socket.readAll();
-        m_responses += m_reader.parse(m_buffer, eof, clock().elapsed());
+        m_responses += m_reader.parse(m_buffer, eof, dtk::clock().elapsed());
     }
 
     QSslSocket m_socket;

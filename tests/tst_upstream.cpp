@@ -321,6 +321,8 @@ private slots:
     void abortClosesTheConnectionWithoutCallback();
     void abortOfQueuedRequestNeverSendsIt();
     void destroyingUpstreamMidRequestIsQuiet();
+    void callbackMayDestroyTheUpstream_data();
+    void callbackMayDestroyTheUpstream();
     void callbackMaySendAgain();
 
     // ---- TLS
@@ -1024,6 +1026,48 @@ void TestUpstream::destroyingUpstreamMidRequestIsQuiet()
     QTRY_COMPARE(server.openConnections(), 0);
     QTest::qWait(50);
     QCOMPARE(out->calls, 0);
+}
+
+void TestUpstream::callbackMayDestroyTheUpstream_data()
+{
+    QTest::addColumn<QString>("path");
+    QTest::addColumn<Error::Kind>("kind");
+    QTest::newRow("answered") << "/ok" << Error::Kind::None;
+    QTest::newRow("closed mid-answer") << "/cut" << Error::Kind::ConnectionFailed;
+    QTest::newRow("timed out") << "/hang" << Error::Kind::Timeout;
+}
+
+void TestUpstream::callbackMayDestroyTheUpstream()
+{
+    QFETCH(QString, path);
+    QFETCH(Error::Kind, kind);
+    ScriptServer server;
+    QVERIFY(server.listen());
+    server.script = [](ScriptServer &, ScriptServer::Conn &c, const ScriptServer::Received &r) {
+        if (r.target == "/ok") {
+            ScriptServer::write(c, okAnswer());
+        } else if (r.target == "/cut") {
+            ScriptServer::write(c, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf");
+            ScriptServer::close(c);
+        }
+    };
+    auto *upstream = new Upstream;
+    upstream->setTimeout(0.3);
+    upstream->preconnect(server.url("/")); // an idle connection in the pool too
+    upstream->preconnect(QUrl("http://127.0.0.1:1/"));
+    int calls = 0;
+    Error::Kind seen = Error::Kind::Canceled;
+    upstream->send(makeRequest(server.url(path)), [&](const Response &, const Error &e) {
+        ++calls;
+        seen = e.kind;
+        delete upstream;
+        upstream = nullptr;
+    });
+    QTRY_COMPARE(calls, 1);
+    QCOMPARE(seen, kind);
+    QTest::qWait(50);
+    QCOMPARE(calls, 1);
+    QTRY_COMPARE(server.openConnections(), 0);
 }
 
 void TestUpstream::callbackMaySendAgain()

@@ -29,6 +29,8 @@ constexpr double kMinPacingSeconds = 0.25;
 // Spending of others smaller than this per window is noise (a request of
 // ours that crossed the window's edge), not a foreign consumer.
 constexpr double kMinForeignSpend = 2;
+// Grants this close together leave together and may arrive in any order.
+constexpr double kSameBatchSeconds = 0.002;
 
 struct Waiter
 {
@@ -78,8 +80,11 @@ struct Domain
     // X-Ratelimit-Used of our answers shows them (used - ours). What they
     // spent in the last window is kept free for them in this one.
     int ownInWindow = 0;            // our grants counted in this window
+    int ownAtRoll = 0;              // of which in flight when it began
+    std::deque<std::pair<double, int>> grantLog; // this window: (granted at, ownInWindow after)
     double foreignSeen = 0;         // others' requests seen in this window
     double foreignLast = -1;        // in the last window; -1: no window seen yet
+    double foreignSeenAt = 0;       // our last answer of this window
 
     quint64 granted = 0;
     quint64 rejected429 = 0;
@@ -123,7 +128,9 @@ struct RateLimiter::Private
         dom.remaining = std::max(0, dom.budget - dom.inFlight);
         dom.foreignLast = dom.foreignSeen;
         dom.foreignSeen = 0;
-        dom.ownInWindow = dom.inFlight;
+        dom.foreignSeenAt = t;
+        dom.ownInWindow = dom.ownAtRoll = dom.inFlight;
+        dom.grantLog.clear();
         while (dom.lateEnd <= t) {
             dom.previousLateEnd = dom.lateEnd;
             dom.earlyEnd += w;
@@ -137,19 +144,36 @@ struct RateLimiter::Private
                            << "kept for others" << reserve(dom, t);
     }
 
-    // What others are expected to spend in the rest of this window: as much
-    // as in the last one (or, before a whole window was seen, at the rate
-    // seen so far), minus what they spent already.
-    double reserve(const Domain &dom, double t) const
+    // What others are expected to spend in this window after our last look
+    // at it (our last answer): the rest of what they spent in the last
+    // window, or what their pace so far spends until the reset, whichever is
+    // more. Their spending since that look is in it: it is invisible until
+    // our next answer, hence kept free too.
+    double reserve(const Domain &dom, double) const
     {
-        double expected = dom.foreignLast;
-        if (expected < 0) {
-            const double elapsed = t - (dom.earlyEnd - dom.windowSeconds);
-            expected = elapsed > 0.5 ? dom.foreignSeen * dom.windowSeconds / elapsed : 0;
+        const double fromLast = dom.foreignLast >= kMinForeignSpend ? dom.foreignLast - dom.foreignSeen : 0;
+        double fromPace = 0;
+        if (dom.foreignSeen >= kMinForeignSpend) {
+            const double w = std::max(dom.windowSeconds, 1.0);
+            const double elapsed = std::max(dom.foreignSeenAt - (dom.earlyEnd - w), w / 10);
+            fromPace = dom.foreignSeen / elapsed * std::max(0.0, dom.earlyEnd - dom.foreignSeenAt);
         }
-        if (expected < kMinForeignSpend)
-            return 0;
-        return std::max(0.0, std::ceil(expected - dom.foreignSeen));
+        return std::max(0.0, std::ceil(std::max(fromLast, fromPace) - 0.05));
+    }
+
+    // Our grants in this window up to time `t`.
+    static int ownGrantedBy(const Domain &dom, double t)
+    {
+        const auto it = std::upper_bound(dom.grantLog.begin(), dom.grantLog.end(), t,
+                                         [](double v, const std::pair<double, int> &g) { return v < g.first; });
+        return it == dom.grantLog.begin() ? dom.ownAtRoll : std::prev(it)->second;
+    }
+
+    // An answer showed `foreign` requests of others in this window so far.
+    void seeForeign(Domain &dom, double foreign, double t)
+    {
+        dom.foreignSeen = std::max(dom.foreignSeen, foreign);
+        dom.foreignSeenAt = t;
     }
 
     double available(const Domain &dom, double t) const
@@ -208,6 +232,7 @@ struct RateLimiter::Private
         ++dom.inFlight;
         if (dom.budgetKnown) {
             ++dom.ownInWindow;
+            dom.grantLog.emplace_back(t, dom.ownInWindow);
             dom.remaining -= 1;
             dom.tokens = std::max(0.0, dom.tokens - 1);
         }
@@ -364,7 +389,7 @@ struct RateLimiter::Private
             adoptView();
             dom.ownInWindow = 1 + dom.inFlight;
             if (okUsed)
-                dom.foreignSeen = std::max(0, used - dom.ownInWindow);
+                seeForeign(dom, std::max(0, used - 1), t);
             qCInfo(lcLimiter) << dom.name << "budget" << dom.budget << "per"
                               << dom.windowSeconds << "s window";
             return;
@@ -385,7 +410,8 @@ struct RateLimiter::Private
             dom.earlyEnd = early;
             dom.lateEnd = late;
             adoptView();
-            dom.ownInWindow = 1 + dom.inFlight;
+            dom.ownInWindow = dom.ownAtRoll = 1 + dom.inFlight;
+            dom.grantLog.clear();
             dom.foreignSeen = 0;
         } else if (late >= dom.earlyEnd) {
             // Same window: the bounds only tighten.
@@ -401,9 +427,11 @@ struct RateLimiter::Private
         } else {
             return; // a late answer from a previous window: nothing new
         }
-        // The upstream counted `used` in this window; at most ownInWindow were ours.
+        // The upstream counted `used` in this window when this request came.
+        // Ours counted before it: at most those granted up to its grant, and
+        // those granted with it (they leave together, in any order).
         if (okUsed)
-            dom.foreignSeen = std::max(dom.foreignSeen, double(used - dom.ownInWindow));
+            seeForeign(dom, std::max(0, used - ownGrantedBy(dom, flight.grantedAt + kSameBatchSeconds)), t);
     }
 
     void close(Ticket ticket, int status, const HttpHeaders *headers)

@@ -2,9 +2,30 @@
 
 #include <QJsonArray>
 
+#include <cmath>
+#include <limits>
+
 namespace prawmp {
 
 namespace {
+
+// Counts and times decoded from whatever answered on the daemon's port:
+// JSON numbers are doubles, and converting one outside an integer type's
+// range (1e300, -1, NaN) is undefined behaviour. Out-of-range values clamp.
+template <typename Int>
+Int toInteger(const QJsonValue &value)
+{
+    const double d = value.toDouble();
+    constexpr double lowest = double(std::numeric_limits<Int>::min()); // 0 or -2^63: exact
+    constexpr double beyond = double(std::numeric_limits<Int>::max()); // rounds up to 2^64 or 2^63
+    if (std::isnan(d))
+        return 0;
+    if (d <= lowest)
+        return std::numeric_limits<Int>::min();
+    if (d >= beyond)
+        return std::numeric_limits<Int>::max();
+    return Int(d);
+}
 
 CacheStatus cacheStatusFromName(const QString &name)
 {
@@ -37,8 +58,8 @@ DomainState domainFromJson(const QJsonObject &o)
     s.queued = o["queued"].toInt();
     s.inFlight = o["inFlight"].toInt();
     s.paused = o["paused"].toBool();
-    s.granted = quint64(o["granted"].toDouble());
-    s.rejected429 = quint64(o["rejected429"].toDouble());
+    s.granted = toInteger<quint64>(o["granted"]);
+    s.rejected429 = toInteger<quint64>(o["rejected429"]);
     return s;
 }
 
@@ -56,11 +77,11 @@ ClientStats clientFromJson(const QJsonObject &o)
     c.id = o["id"].toString();
     c.peer = o["peer"].toString();
     c.userAgent = o["userAgent"].toString();
-    c.requests = quint64(o["requests"].toDouble());
-    c.hits = quint64(o["hits"].toDouble());
+    c.requests = toInteger<quint64>(o["requests"]);
+    c.hits = toInteger<quint64>(o["hits"]);
     c.waiting = o["waiting"].toInt();
-    c.bytes = quint64(o["bytes"].toDouble());
-    c.connectedSinceMs = qint64(o["connectedSinceMs"].toDouble());
+    c.bytes = toInteger<quint64>(o["bytes"]);
+    c.connectedSinceMs = toInteger<qint64>(o["connectedSinceMs"]);
     c.connections = o["connections"].toInt();
     return c;
 }
@@ -114,22 +135,22 @@ StatsSnapshot StatsSnapshot::fromJson(const QJsonObject &json)
 {
     StatsSnapshot s;
     s.version = json["version"].toString();
-    s.timestampMs = qint64(json["timestampMs"].toDouble());
+    s.timestampMs = toInteger<qint64>(json["timestampMs"]);
     s.uptimeSeconds = json["uptimeSeconds"].toDouble();
     const QJsonObject t = json["totals"].toObject();
-    s.totals.requests = quint64(t["requests"].toDouble());
-    s.totals.hits = quint64(t["hits"].toDouble());
-    s.totals.misses = quint64(t["misses"].toDouble());
-    s.totals.bypasses = quint64(t["bypasses"].toDouble());
-    s.totals.coalesced = quint64(t["coalesced"].toDouble());
-    s.totals.upstreamRequests = quint64(t["upstreamRequests"].toDouble());
-    s.totals.upstream429 = quint64(t["upstream429"].toDouble());
-    s.totals.errors = quint64(t["errors"].toDouble());
-    s.totals.queueRejections = quint64(t["queueRejections"].toDouble());
+    s.totals.requests = toInteger<quint64>(t["requests"]);
+    s.totals.hits = toInteger<quint64>(t["hits"]);
+    s.totals.misses = toInteger<quint64>(t["misses"]);
+    s.totals.bypasses = toInteger<quint64>(t["bypasses"]);
+    s.totals.coalesced = toInteger<quint64>(t["coalesced"]);
+    s.totals.upstreamRequests = toInteger<quint64>(t["upstreamRequests"]);
+    s.totals.upstream429 = toInteger<quint64>(t["upstream429"]);
+    s.totals.errors = toInteger<quint64>(t["errors"]);
+    s.totals.queueRejections = toInteger<quint64>(t["queueRejections"]);
     for (const auto &v : t["waitBucketBoundsMs"].toArray())
-        s.totals.waitBucketBoundsMs.append(qint64(v.toDouble()));
+        s.totals.waitBucketBoundsMs.append(toInteger<qint64>(v));
     for (const auto &v : t["waitBucketCounts"].toArray())
-        s.totals.waitBucketCounts.append(quint64(v.toDouble()));
+        s.totals.waitBucketCounts.append(toInteger<quint64>(v));
     s.totals.waitSumMs = t["waitSumMs"].toDouble();
     const QJsonObject r = json["rates"].toObject();
     s.requestsPerSecond = r["requestsPerSecond"].toDouble();
@@ -137,11 +158,11 @@ StatsSnapshot StatsSnapshot::fromJson(const QJsonObject &json)
     s.coalescedPerSecond = r["coalescedPerSecond"].toDouble();
     s.upstreamPerSecond = r["upstreamPerSecond"].toDouble();
     const QJsonObject c = json["cache"].toObject();
-    s.cacheEntries = quint64(c["entries"].toDouble());
-    s.cacheBytes = quint64(c["bytes"].toDouble());
-    s.cacheMaxBytes = qint64(c["maxBytes"].toDouble());
+    s.cacheEntries = toInteger<quint64>(c["entries"]);
+    s.cacheBytes = toInteger<quint64>(c["bytes"]);
+    s.cacheMaxBytes = toInteger<qint64>(c["maxBytes"]);
     s.cacheTtlSeconds = c["ttlSeconds"].toDouble();
-    s.cacheEvictions = quint64(c["evictions"].toDouble());
+    s.cacheEvictions = toInteger<quint64>(c["evictions"]);
     for (const auto &v : json["domains"].toArray())
         s.domains.append(domainFromJson(v.toObject()));
     for (const auto &v : json["clients"].toArray())
@@ -164,16 +185,16 @@ QJsonObject requestRecordToJson(const RequestRecord &r)
 RequestRecord requestRecordFromJson(const QJsonObject &o)
 {
     RequestRecord r;
-    r.finishedAtMs = qint64(o["finishedAtMs"].toDouble());
+    r.finishedAtMs = toInteger<qint64>(o["finishedAtMs"]);
     r.clientId = o["client"].toString();
     r.method = o["method"].toString().toLatin1();
     r.url = o["url"].toString();
     r.status = o["status"].toInt();
     r.cacheStatus = cacheStatusFromName(o["cache"].toString());
     r.error = o["error"].toString();
-    r.waitMs = qint64(o["waitMs"].toDouble());
-    r.totalMs = qint64(o["totalMs"].toDouble());
-    r.bytes = qint64(o["bytes"].toDouble());
+    r.waitMs = toInteger<qint64>(o["waitMs"]);
+    r.totalMs = toInteger<qint64>(o["totalMs"]);
+    r.bytes = toInteger<qint64>(o["bytes"]);
     return r;
 }
 

@@ -162,6 +162,7 @@ struct Upstream::Private
         carrying.remove(c);
         QObject::disconnect(c, nullptr, q, nullptr);
         c->close();
+        c->setParent(nullptr);
         c->deleteLater(); // we may be inside one of its signals
     }
 
@@ -352,7 +353,10 @@ struct Upstream::Private
     {
         if (ex.timer) {
             ex.timer->stop();
-            ex.timer->deleteLater(); // we may be inside its timeout()
+            // We may be inside its timeout(), and the callback may yet
+            // destroy the Upstream: no longer its child.
+            ex.timer->setParent(nullptr);
+            ex.timer->deleteLater();
             ex.timer = nullptr;
         }
     }
@@ -365,7 +369,8 @@ Upstream::Upstream(QObject *parent) : QObject(parent), d(std::make_unique<Privat
 
 Upstream::~Upstream()
 {
-    // No callback runs any more; connections (children) close as they go.
+    // No callback runs any more. Connections are closed now but deleted
+    // later: a callback may destroy us from inside one of their signals.
     for (auto &ex : d->exchanges)
         delete ex.timer;
     d->exchanges.clear();
@@ -373,8 +378,11 @@ Upstream::~Upstream()
         for (UpstreamConnection *c : std::as_const(pool.connections)) {
             QObject::disconnect(c, nullptr, this, nullptr);
             c->close();
+            c->setParent(nullptr);
+            c->deleteLater();
         }
     }
+    d->pools.clear();
 }
 
 void Upstream::setTimeout(double seconds) { d->timeoutSeconds = seconds; }

@@ -251,6 +251,9 @@ void UpstreamConnection::open()
         QSslConfiguration config = m_tlsConfig;
         config.setAllowedNextProtocols({QByteArray(QSslConfiguration::NextProtocolHttp1_1)});
         ssl->setSslConfiguration(config);
+        // No Nagle delay for the handshake either.
+        connect(ssl, &QSslSocket::connected, this,
+                [ssl] { ssl->setSocketOption(QAbstractSocket::LowDelayOption, 1); });
         connect(ssl, &QSslSocket::encrypted, this, &UpstreamConnection::onConnected);
         connect(ssl, &QSslSocket::sslErrors, this, [this](const QList<QSslError> &errors) {
             QStringList texts;
@@ -384,7 +387,7 @@ void UpstreamConnection::onReadyRead()
         qCDebug(lcUpstream) << "connection" << m_serial << "got" << m_socket->bytesAvailable()
                             << "unsolicited bytes while idle; closing it";
         teardown();
-        emit lost(this);
+        reportLost();
     }
 }
 
@@ -403,7 +406,10 @@ void UpstreamConnection::finishAnswer()
 {
     const bool reusable = m_parser->keepAlive && !m_parser->extra
         && HTTP_PARSER_ERRNO(&m_parser->parser) == HPE_OK && m_socket
-        && m_socket->state() == QAbstractSocket::ConnectedState && m_socket->bytesAvailable() == 0;
+        && m_socket->state() == QAbstractSocket::ConnectedState && m_socket->bytesAvailable() == 0
+        // An early answer (a 413 while the body was still going out): the
+        // rest of the request would be read as the next one.
+        && m_socket->bytesToWrite() == 0;
     Response response = m_parser->take();
     m_request.clear();
     if (reusable)
@@ -429,7 +435,7 @@ void UpstreamConnection::onSocketClosed()
         if (!hasRequest()) {
             qCDebug(lcUpstream) << "connection" << m_serial << "to" << m_origin.key() << "failed:" << why;
             teardown();
-            emit lost(this);
+            reportLost();
             return;
         }
         fail(Error::Kind::ConnectionFailed, QStringLiteral("upstream unreachable: %1").arg(why));
@@ -438,7 +444,7 @@ void UpstreamConnection::onSocketClosed()
     case State::Idle:
         qCDebug(lcUpstream) << "connection" << m_serial << "closed by upstream while idle";
         teardown();
-        emit lost(this);
+        reportLost();
         return;
     case State::Busy:
         break;
@@ -521,7 +527,7 @@ void UpstreamConnection::becomeIdle()
                 return;
             qCDebug(lcUpstream) << "connection" << m_serial << "idle for" << kIdleExpiryMs << "ms; closing";
             teardown();
-            emit lost(this);
+            reportLost();
         });
     }
     m_idleTimer->start(kIdleExpiryMs);
@@ -551,6 +557,14 @@ void UpstreamConnection::teardown()
         m_spareFd = -1;
     }
 #endif
+}
+
+void UpstreamConnection::reportLost()
+{
+    if (m_reporting)
+        post([this] { emit lost(this); });
+    else
+        emit lost(this);
 }
 
 void UpstreamConnection::post(std::function<void()> report)

@@ -112,6 +112,7 @@ private:
     void teardown();
     bool peerResetConnection() const;
     QString describeSocketError() const;
+    void reportLost();
     void post(std::function<void()> report);
 
     UpstreamOrigin m_origin;

@@ -5,6 +5,7 @@
 #include <QElapsedTimer>
 #include <QLoggingCategory>
 #include <QPointer>
+#include <QSslSocket>
 #include <QTcpSocket>
 #include <QTimer>
 
@@ -134,6 +135,17 @@ bool isToken(const QByteArray &name)
             return false;
     }
     return true;
+}
+
+// Bytes written to the socket that have not reached the kernel yet. Over
+// TLS, QSslSocket::bytesToWrite() counts only those still to be encrypted;
+// the encrypted ones waiting in its plain socket count as well.
+qint64 pendingOutput(const QTcpSocket *socket)
+{
+    qint64 n = socket->bytesToWrite();
+    if (const auto *tls = qobject_cast<const QSslSocket *>(socket))
+        n += tls->encryptedBytesToWrite();
+    return n;
 }
 
 bool parseDecimal(QByteArrayView text, qint64 *value)
@@ -564,7 +576,7 @@ bool HttpConnection::Private::isBlocked() const
     if (inMessage)
         return false; // only ever pause between requests
     return answers.size() >= size_t(qMax(1, limits.maxPipelinedRequests))
-           || (socket && socket->bytesToWrite() > kMaxPendingOutput);
+           || (socket && pendingOutput(socket) > kMaxPendingOutput);
 }
 
 void HttpConnection::Private::scheduleResume()
@@ -875,7 +887,7 @@ void HttpConnection::Private::beginClose()
     streaming = false;
     discardInput();
     drainProgress = nowMs();
-    if (!socket || socket->bytesToWrite() == 0)
+    if (!socket || pendingOutput(socket) == 0)
         halfClose();
     else
         updateTimer();
@@ -889,6 +901,13 @@ void HttpConnection::Private::halfClose()
     lingerDeadline = nowMs() + kLingerMs;
     if (!socket || socket->state() != QAbstractSocket::ConnectedState) {
         finish(false);
+        return;
+    }
+    // TLS: QSslSocket ends the session itself (close_notify, then the
+    // close); a shutdown() under it would cut the record stream.
+    if (auto *tls = qobject_cast<QSslSocket *>(socket); tls && tls->isEncrypted()) {
+        tls->disconnectFromHost();
+        updateTimer();
         return;
     }
 #ifdef Q_OS_UNIX
@@ -910,7 +929,7 @@ void HttpConnection::Private::detachSocket(bool flushFirst)
     s->setParent(nullptr);
     if (flushFirst && s->state() == QAbstractSocket::ConnectedState) {
         s->flush();
-        if (s->bytesToWrite() > 0) {
+        if (pendingOutput(s) > 0) {
             QObject::connect(s, &QAbstractSocket::disconnected, s, &QObject::deleteLater);
             QTimer::singleShot(kLingerMs, s, [s] { s->abort(); });
             s->disconnectFromHost();
@@ -1040,7 +1059,7 @@ void HttpConnection::Private::onBytesWritten(qint64 bytes)
     sent += bytes;
     if (state == State::Closing) {
         drainProgress = nowMs();
-        if (socket && socket->bytesToWrite() == 0)
+        if (socket && pendingOutput(socket) == 0)
             halfClose();
         return;
     }
@@ -1090,6 +1109,10 @@ HttpConnection::HttpConnection(QTcpSocket *socket, const HttpLimits &limits, QOb
     connect(&d->timer, &QTimer::timeout, this, [this] { d->onTimer(); });
     connect(socket, &QIODevice::readyRead, this, [this] { d->onReadyRead(); });
     connect(socket, &QIODevice::bytesWritten, this, [this](qint64 n) { d->onBytesWritten(n); });
+    // Over TLS, bytesWritten comes as soon as bytes are encrypted; the drain
+    // before a close also waits for the encrypted bytes to leave.
+    if (auto *tls = qobject_cast<QSslSocket *>(socket))
+        connect(tls, &QSslSocket::encryptedBytesWritten, this, [this] { d->onBytesWritten(0); });
     connect(socket, &QAbstractSocket::disconnected, this, [this] { d->onDisconnected(); });
     connect(socket, &QAbstractSocket::errorOccurred, this, [this] {
         if (d->socket && d->socket->state() == QAbstractSocket::UnconnectedState)
@@ -1172,7 +1195,7 @@ void HttpConnection::writeStreamData(quint64 sequence, const QByteArray &data)
         if (sequence != d->streamSeq || !d->socket)
             return;
         d->writeChunk(data);
-        if (d->socket && d->socket->bytesToWrite() > kMaxStreamBacklog) {
+        if (d->socket && pendingOutput(d->socket) > kMaxStreamBacklog) {
             qCDebug(lcHttpConnection) << "connection" << d->id << "stream consumer too slow, dropped";
             close();
         }
