@@ -246,8 +246,8 @@ class Bench:
         self.args = args
         self.smoke = args.smoke
         self.build = Path(args.build_dir).resolve()
-        self.daemon_bin = self.build / "daemon" / "praw-multiprocess"
-        self.fake_bin = self.build / "tests" / "fake-reddit"
+        self.daemon_bin = Path(args.daemon) if args.daemon else self.build / "daemon" / "praw-multiprocess"
+        self.fake_bin = Path(args.fake) if args.fake else self.build / "tests" / "fake-reddit"
         for b in (self.daemon_bin, self.fake_bin):
             if not b.exists():
                 raise SystemExit("missing %s: build first (bench/run-all does)" % b)
@@ -495,13 +495,17 @@ class Bench:
         lock = threading.Lock()
         foreign_file = None
 
-        # Windows restart at `start` (the request arrives within a millisecond).
+        # The upstream's windows restart at `start`; the clients begin right
+        # after (threads: when told; processes: 50 ms later).
+        go = threading.Event()
+
         def reset_windows():
             delay = start - time.time()
             if delay > 0:
                 time.sleep(delay)
             http_call(fake.port, "POST", "/__config?budget=%d&window=%g" % (B, W))
             http_call(fake.port, "POST", "/__reset")
+            go.set()
 
         n_clients = shape["clients"] if workload != "bursts" else max(1, round(0.8 * B))
         burst_times = []
@@ -521,7 +525,8 @@ class Bench:
                 path = self.tmp / ("self-%s-%d.jsonl" % (tag, c))
                 files.append(path)
                 argv = [sys.executable, HERE / "selfpacing_client.py", "--port", fake.port, "--client", c,
-                        "--tag", tag, "--start", "%.3f" % start, "--until", "%.3f" % load_end, "--out", path]
+                        "--tag", tag, "--start", "%.3f" % (start + 0.05), "--until", "%.3f" % load_end,
+                        "--out", path]
                 if burst_times:
                     argv += ["--at", ",".join("%.3f" % t for t in burst_times)]
                 procs.append(self.procs.start(argv, "self-%s-%d" % (tag, c), ready=None, log=(c == 0)))
@@ -561,9 +566,7 @@ class Bench:
             def saturating(c):
                 box = [None]
                 seq = 0
-                delay = start - time.time()
-                if delay > 0:
-                    time.sleep(delay)
+                go.wait(start - time.time() + 10)
                 while time.time() < load_end:
                     seq += 1
                     if not one(box, c, seq) and time.time() < load_end:
@@ -1260,6 +1263,8 @@ def main():
     parser = argparse.ArgumentParser(description="praw-multiprocess benchmarks (see the module docstring)")
     parser.add_argument("--build-dir", default=os.environ.get("BUILD_DIR", str(ROOT / "build")))
     parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
+    parser.add_argument("--daemon", help="the praw-multiprocess program (default: in --build-dir)")
+    parser.add_argument("--fake", help="the fake-reddit program (default: in --build-dir)")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks that everything runs")
     parser.add_argument("--only", default="", help="comma-separated sections: " + ",".join(SECTIONS))
     args = parser.parse_args()

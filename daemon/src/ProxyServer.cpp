@@ -1,6 +1,7 @@
 #include "ProxyServer.h"
 
 #include "ControlEndpoints.h"
+#include "FileDescriptorBudget.h"
 #include "ProxyWorker.h"
 #include "RedisBudgetAuthority.h"
 #include "RedisConnection.h"
@@ -53,6 +54,8 @@ ProxyServer::ProxyServer(const DaemonOptions &options, QObject *parent)
     : QObject(parent), m_options(options), m_router(std::make_unique<Router>(options))
 {
     m_clock.start();
+    // Headroom in the open-file limit, so that clients over it get their 503.
+    m_options.maxClients = FileDescriptorBudget::clientCapacity(options.maxClients);
     m_pipeline = new RequestPipeline(options.pipelineConfig(), this);
     // Distributed mode: the rate budget and the cache are shared through Redis.
     if (!options.redis.isEmpty()) {
@@ -123,6 +126,17 @@ bool ProxyServer::listen(QString *error)
         port = server->serverPort(); // the other addresses take the same port
         connect(server, &QTcpServer::pendingConnectionAvailable, this, [this, server] { onNewConnection(server); });
         m_servers.append(server);
+        // Out of descriptors (EMFILE) or memory, QTcpServer stops accepting
+        // for good; try again shortly, as the clients leave.
+        connect(server, &QTcpServer::acceptError, this, [server](QAbstractSocket::SocketError) {
+            static QElapsedTimer lastWarning;
+            if (!lastWarning.isValid() || lastWarning.hasExpired(10'000)) {
+                lastWarning.start();
+                qCWarning(lcHttp).noquote() << "cannot accept connections:" << server->errorString()
+                                            << "- retrying every 100 ms";
+            }
+            QTimer::singleShot(100, server, [server] { server->resumeAccepting(); });
+        });
     }
     // QNAM's first request is slower by its set-up (~12 ms on loopback, a
     // TLS handshake for Reddit), which showed as a first upstream gap short
@@ -144,6 +158,7 @@ void ProxyServer::applyOptions(const DaemonOptions &options)
     const quint16 port = m_options.port;
     m_options = options;
     m_options.port = port;
+    m_options.maxClients = FileDescriptorBudget::clientCapacity(options.maxClients);
     m_router = std::make_unique<Router>(options);
     m_pipeline->reconfigure(options.pipelineConfig());
     if (m_tls && options.usesTls()) {
