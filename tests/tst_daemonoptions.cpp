@@ -55,6 +55,8 @@ private slots:
         QCOMPARE(o.cacheMaxBytes, 256ll * 1024 * 1024);
         QCOMPARE(o.upstreamTimeoutSeconds, 45.0);
         QCOMPARE(o.maxClients, 4096);
+        QCOMPARE(o.threads, DaemonOptions::defaultThreads());
+        QVERIFY(o.threads >= 1);
         QVERIFY(o.authToken.isEmpty());
         QVERIFY(!o.insecure);
         QVERIFY(o.redis.isEmpty());
@@ -105,6 +107,8 @@ private slots:
         QTest::newRow("cache-max-bytes 1.5MB") << QStringList{u"--cache-max-bytes"_s, u"1.5MB"_s} << u"cacheMaxBytes"_s << QVariant(3ll << 19);
         QTest::newRow("upstream-timeout") << QStringList{u"--upstream-timeout"_s, u"7.5"_s} << u"upstreamTimeout"_s << QVariant(7.5);
         QTest::newRow("max-clients") << QStringList{u"--max-clients"_s, u"12"_s} << u"maxClients"_s << QVariant(12);
+        QTest::newRow("threads") << QStringList{u"--threads"_s, u"3"_s} << u"threads"_s << QVariant(3);
+        QTest::newRow("threads 0") << QStringList{u"--threads=0"_s} << u"threads"_s << QVariant(0);
         QTest::newRow("auth-token") << QStringList{u"--auth-token"_s, u"s3cr3t"_s} << u"authToken"_s << QVariant(u"s3cr3t"_s);
         QTest::newRow("insecure") << QStringList{u"--insecure"_s} << u"insecure"_s << QVariant(true);
         QTest::newRow("redis") << QStringList{u"--redis"_s, u"redis://127.0.0.1:6379/2"_s} << u"redis"_s << QVariant(u"redis://127.0.0.1:6379/2"_s);
@@ -143,6 +147,7 @@ private slots:
             {u"cacheMaxBytes"_s, o.cacheMaxBytes},
             {u"upstreamTimeout"_s, o.upstreamTimeoutSeconds},
             {u"maxClients"_s, o.maxClients},
+            {u"threads"_s, o.threads},
             {u"authToken"_s, o.authToken},
             {u"insecure"_s, o.insecure},
             {u"redis"_s, o.redis},
@@ -194,6 +199,9 @@ private slots:
         QTest::newRow("cache size negative") << QStringList{u"--cache-max-bytes"_s, u"-5"_s} << u"--cache-max-bytes"_s;
         QTest::newRow("upstream-timeout zero") << QStringList{u"--upstream-timeout"_s, u"0"_s} << u"--upstream-timeout"_s;
         QTest::newRow("max-clients zero") << QStringList{u"--max-clients"_s, u"0"_s} << u"--max-clients"_s;
+        QTest::newRow("threads negative") << QStringList{u"--threads"_s, u"-1"_s} << u"--threads"_s;
+        QTest::newRow("threads too many") << QStringList{u"--threads"_s, u"257"_s} << u"--threads"_s;
+        QTest::newRow("threads not a number") << QStringList{u"--threads"_s, u"all"_s} << u"--threads"_s;
         QTest::newRow("log-requests 3") << QStringList{u"--log-requests"_s, u"3"_s} << u"--log-requests"_s;
         QTest::newRow("max-queue-wait negative") << QStringList{u"--max-queue-wait"_s, u"-1"_s} << u"--max-queue-wait"_s;
         QTest::newRow("upstream not a URL") << QStringList{u"--upstream"_s, u"oauth.reddit.com"_s} << u"--upstream"_s;
@@ -399,6 +407,8 @@ private slots:
         b.cacheTtlSeconds = 5;
         QCOMPARE(DaemonOptions::restartRequiredChanges(a, b), QStringList{u"port"_s});
         QVERIFY(DaemonOptions::restartRequiredChanges(a, a).isEmpty());
+        b.threads = a.threads + 1; // the serving threads are started once
+        QCOMPARE(DaemonOptions::restartRequiredChanges(a, b), (QStringList{u"port"_s, u"threads"_s}));
     }
 
     void loopbackAddresses_data()

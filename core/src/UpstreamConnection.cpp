@@ -281,7 +281,10 @@ void UpstreamConnection::open()
 
 void UpstreamConnection::start(const QByteArray &request, bool head)
 {
-    Q_ASSERT(m_state == State::Connecting || m_state == State::Idle);
+    // Not yet opened counts as connecting: open() may then connect and
+    // write at once.
+    Q_ASSERT(m_state == State::Connecting || m_state == State::Idle
+             || (m_state == State::Closed && !m_socket));
     Q_ASSERT(!hasRequest());
     m_request = request;
     m_head = head;

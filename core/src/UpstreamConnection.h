@@ -66,7 +66,8 @@ public:
 
     void open();
     // Sends `request` (the complete wire bytes, one write) when Idle, or as
-    // soon as connected when Connecting. `head`: the answer has no body.
+    // soon as connected when Connecting or not opened yet (then call open()).
+    // `head`: the answer has no body.
     void start(const QByteArray &request, bool head);
     // Idle only. Whether the peer may still take a request: it has not closed
     // or reset the connection, and sent nothing unsolicited, while it sat

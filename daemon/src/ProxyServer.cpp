@@ -298,8 +298,9 @@ void ProxyServer::answer(Reply *reply)
     const Pending pending = *it;
     m_pending.erase(it);
     reply->deleteLater();
-    if (pending.connection)
-        m_pendingByConnection[pending.connection].removeOne(reply);
+    // find(), not operator[]: a connection already closed has no entry to re-create.
+    if (const auto byConn = m_pendingByConnection.find(pending.connection); byConn != m_pendingByConnection.end())
+        byConn->removeOne(reply);
 
     Response response;
     if (reply->error()) {
