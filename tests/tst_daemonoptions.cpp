@@ -2,6 +2,7 @@
 #include "DaemonOptions.h"
 #include "UnixSignals.h"
 
+#include <QDir>
 #include <QFile>
 #include <QSignalSpy>
 #include <QTemporaryDir>
@@ -119,6 +120,12 @@ private slots:
         QTest::newRow("header-timeout") << QStringList{u"--header-timeout"_s, u"2"_s} << u"headerTimeoutMs"_s << QVariant(2000);
         QTest::newRow("idle-timeout") << QStringList{u"--idle-timeout"_s, u"0.5"_s} << u"idleTimeoutMs"_s << QVariant(500);
         QTest::newRow("max-body-bytes") << QStringList{u"--max-body-bytes"_s, u"1M"_s} << u"maxBodyBytes"_s << QVariant(1ll << 20);
+        QTest::newRow("tls-cert") << QStringList{u"--tls-cert"_s, u"/etc/ssl/c.pem"_s, u"--tls-key"_s, u"/etc/ssl/k.pem"_s}
+                                  << u"tlsCert"_s << QVariant(u"/etc/ssl/c.pem"_s);
+        QTest::newRow("tls-key") << QStringList{u"--tls-cert"_s, u"/etc/ssl/c.pem"_s, u"--tls-key=/etc/ssl/k.pem"_s}
+                                 << u"tlsKey"_s << QVariant(u"/etc/ssl/k.pem"_s);
+        QTest::newRow("tls-cert relative") << QStringList{u"--tls-cert"_s, u"c.pem"_s, u"--tls-key"_s, u"k.pem"_s}
+                                           << u"tlsCert"_s << QVariant(QDir::current().absoluteFilePath(u"c.pem"_s));
         QTest::newRow("last wins") << QStringList{u"--port"_s, u"1"_s, u"--port"_s, u"2"_s} << u"port"_s << QVariant(2);
     }
 
@@ -157,6 +164,8 @@ private slots:
             {u"headerTimeoutMs"_s, o.httpLimits().headerTimeoutMs},
             {u"idleTimeoutMs"_s, o.httpLimits().idleTimeoutMs},
             {u"maxBodyBytes"_s, qint64(o.httpLimits().maxBodyBytes)},
+            {u"tlsCert"_s, o.tlsCertificateFile},
+            {u"tlsKey"_s, o.tlsKeyFile},
         };
         QVERIFY2(actual.contains(field), qPrintable(field));
         QCOMPARE(actual.value(field), expected);
@@ -217,6 +226,8 @@ private slots:
         QTest::newRow("empty token") << QStringList{u"--auth-token"_s, u""_s} << u"--auth-token"_s;
         QTest::newRow("config missing") << QStringList{u"--config"_s, u"/nonexistent/prawmp.ini"_s} << u"/nonexistent/prawmp.ini"_s;
         QTest::newRow("non-loopback") << QStringList{u"--addr"_s, u"0.0.0.0"_s} << u"--auth-token"_s;
+        QTest::newRow("tls-cert without key") << QStringList{u"--tls-cert"_s, u"/c.pem"_s} << u"--tls-key"_s;
+        QTest::newRow("tls-key without cert") << QStringList{u"--tls-key"_s, u"/k.pem"_s} << u"--tls-cert"_s;
     }
 
     void badValuesAreRejected()
@@ -399,6 +410,33 @@ private slots:
         QVERIFY2(r.error.contains(u"cache-ttl"_s), qPrintable(r.error));
     }
 
+    void tlsFilesFromTheConfigFile()
+    {
+        const QString path = writeIni(u"tls.ini"_s, "tls-cert=/etc/prawmp/cert.pem\ntls-key=/etc/prawmp/key.pem\n");
+        DaemonOptionsResult r = parse({u"--config"_s, path});
+        QVERIFY2(r.ok(), qPrintable(r.error));
+        QVERIFY(r.options.usesTls());
+        QCOMPARE(r.options.tlsCertificateFile, u"/etc/prawmp/cert.pem"_s);
+        QCOMPARE(r.options.tlsKeyFile, u"/etc/prawmp/key.pem"_s);
+        QVERIFY(r.options.describe().contains(u"tls-cert = /etc/prawmp/cert.pem"_s));
+        // An empty value on the command line turns the file's TLS off (both, or it is an error).
+        r = parse({u"--config"_s, path, u"--tls-cert="_s, u"--tls-key="_s});
+        QVERIFY2(r.ok(), qPrintable(r.error));
+        QVERIFY(!r.options.usesTls());
+        r = parse({u"--config"_s, path, u"--tls-key="_s});
+        QVERIFY(!r.ok());
+        // Switching between plain HTTP and TLS needs a restart; new files under
+        // other names are taken on SIGHUP.
+        DaemonOptions plain;
+        DaemonOptions tls = plain;
+        tls.tlsCertificateFile = u"/c.pem"_s;
+        tls.tlsKeyFile = u"/k.pem"_s;
+        QCOMPARE(DaemonOptions::restartRequiredChanges(plain, tls), QStringList{u"tls-cert"_s});
+        DaemonOptions renamed = tls;
+        renamed.tlsCertificateFile = u"/c2.pem"_s;
+        QVERIFY(DaemonOptions::restartRequiredChanges(tls, renamed).isEmpty());
+    }
+
     void restartRequiredChangesAreNamed()
     {
         DaemonOptions a;
@@ -446,6 +484,11 @@ private slots:
         QTest::newRow("0.0.0.0 + token") << QStringList{u"--addr"_s, u"0.0.0.0"_s, u"--auth-token"_s, u"t0k"_s} << true;
         QTest::newRow("0.0.0.0 + insecure") << QStringList{u"--addr"_s, u"0.0.0.0"_s, u"--insecure"_s} << true;
         QTest::newRow("127.0.0.1") << QStringList{u"--addr"_s, u"127.0.0.1"_s} << true;
+        // TLS hides the token on the wire; it does not replace it.
+        QTest::newRow("0.0.0.0 + TLS alone") << QStringList{u"--addr"_s, u"0.0.0.0"_s, u"--tls-cert"_s, u"/c.pem"_s,
+                                                            u"--tls-key"_s, u"/k.pem"_s} << false;
+        QTest::newRow("0.0.0.0 + TLS + token") << QStringList{u"--addr"_s, u"0.0.0.0"_s, u"--tls-cert"_s, u"/c.pem"_s,
+                                                              u"--tls-key"_s, u"/k.pem"_s, u"--auth-token"_s, u"t0k"_s} << true;
         QTest::newRow("::1") << QStringList{u"--addr"_s, u"::1"_s} << true;
     }
 

@@ -320,7 +320,14 @@ private slots:
         const int fdsAfterWarmUp = openFds(pid);
         const qint64 warmUpMs = clock.elapsed();
 
+        // RSS along the way, for the log: a steady state, or a trend.
+        QStringList rssTrail;
+        int nextSample = kWarmUpRequests + 5000;
         const bool finished = QTest::qWaitFor([&] {
+            if (totals.answered >= nextSample) {
+                rssTrail << QStringLiteral("%1k:%2").arg(nextSample / 1000).arg(rssKiB(pid));
+                nextSample += 5000;
+            }
             return std::all_of(clients.begin(), clients.end(), [](const auto &c) { return c->isDone(); });
         }, kRunTimeoutMs - int(clock.elapsed()));
         const qint64 runMs = clock.elapsed();
@@ -334,6 +341,7 @@ private slots:
             .arg(totals.answered).arg(kClients).arg(runMs).arg(connectedMs).arg(warmUpMs)
             .arg(qint64(totals.answered * 1000.0 / qMax<qint64>(1, runMs)))
             .arg(rssAtStart).arg(rssAfterWarmUp).arg(rssAtEnd).arg(fdsAfterWarmUp).arg(fdsAtEnd);
+        qInfo().noquote() << "load: daemon RSS (KiB) after N answers:" << rssTrail.join(u' ');
         QStringList cacheCounts;
         for (auto it = totals.xCache.cbegin(); it != totals.xCache.cend(); ++it)
             cacheCounts << QString::fromLatin1(it.key()) + u'=' + QString::number(it.value());

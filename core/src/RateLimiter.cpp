@@ -375,8 +375,11 @@ struct RateLimiter::Private
         const auto adoptView = [&] {
             dom.referenceRemaining = announced;
             dom.hasReference = true;
-            dom.remaining = std::clamp(announced - dom.inFlight, 0.0, double(std::max(dom.budget, 0)));
-            dom.tokens = std::min(dom.tokens, dom.remaining);
+            // Below zero when more of ours are in flight than the view
+            // leaves: each one shown counted before it hands one back
+            // (below), so the debt must be kept, not rounded up to zero.
+            dom.remaining = std::min(announced - dom.inFlight, double(std::max(dom.budget, 0)));
+            dom.tokens = std::clamp(dom.tokens, 0.0, std::max(dom.remaining, 0.0));
         };
 
         if (!dom.budgetKnown) {
@@ -604,7 +607,7 @@ DomainState RateLimiter::state(const QString &domain) const
     d->rollWindow(dom, t);
     s.budgetKnown = dom.budgetKnown;
     s.budget = dom.budget;
-    s.remaining = dom.remaining;
+    s.remaining = std::max(dom.remaining, 0.0);
     s.secondsToReset = dom.budgetKnown ? std::max(0.0, dom.lateEnd - t) : 0;
     s.queued = dom.queued;
     s.inFlight = dom.inFlight;

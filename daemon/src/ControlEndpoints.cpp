@@ -220,6 +220,10 @@ QByteArray ControlEndpoints::prometheusText(const StatsSnapshot &s)
     gauge("prawmp_connections", "Open client connections.", s.connections);
     gauge("prawmp_cache_entries", "Entries in the cache.", double(s.cacheEntries));
     gauge("prawmp_cache_bytes", "Bytes held by the cache.", double(s.cacheBytes));
+    metric(out, "prawmp_redis_state", "gauge", "Distributed mode: 1 for the daemon's Redis state (off, ok, degraded).");
+    for (const char *state : {"off", "ok", "degraded"})
+        out += QByteArray("prawmp_redis_state{state=\"") + state + "\"} "
+               + (s.redisState == QLatin1String(state) ? "1" : "0") + '\n';
 
     metric(out, "prawmp_queue_depth", "gauge", "Requests waiting for the rate limiter.");
     for (const DomainState &d : s.domains)
