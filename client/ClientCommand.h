@@ -98,9 +98,13 @@ public:
 
     // Ends an asynchronous command: the event loop stops with this code.
     void finish(int code);
+    // Keeps the object doing an asynchronous command (`stats --watch`) until
+    // the context goes, and deletes it before the handler it uses.
+    void keep(QObject *work) { m_work.reset(work); }
 
 private:
     std::unique_ptr<MultiprocessHandler> m_handler;
+    std::unique_ptr<QObject> m_work; // after m_handler: destroyed first
     bool m_finished = false;
 };
 

@@ -145,7 +145,7 @@ int runStats(CommandContext &context, const Command &command, const QStringList 
                 return context.usageError(QStringLiteral("--duration: %1 is not a number of seconds").arg(parser.value(duration)),
                                           command.name);
         }
-        new StatsWatch(context, frames, seconds); // lives until the process ends
+        context.keep(new StatsWatch(context, frames, seconds));
         return kRunning;
     }
     if (parser.isSet(count) || parser.isSet(duration))

@@ -24,7 +24,10 @@ TimeChartView::TimeChartView(const QString &title, QWidget *parent) : QChartView
     m_chart->setBackgroundRoundness(6);
     m_chart->legend()->setAlignment(Qt::AlignTop);
     m_chart->legend()->setShowToolTips(true);
+    // QChartView made a chart of its own; setChart() releases it without deleting it.
+    QChart *placeholder = chart();
     setChart(m_chart); // the view owns the chart
+    delete placeholder;
     setRenderHint(QPainter::Antialiasing);
     setMinimumSize(240, 130);
     setFrameShape(QFrame::NoFrame);

@@ -11,8 +11,10 @@
 #include <QLoggingCategory>
 #include <QMetaMethod>
 #include <QPointer>
+#include <QRegularExpression>
 #include <QUrlQuery>
 
+#include <algorithm>
 #include <cmath>
 
 Q_LOGGING_CATEGORY(lcPipeline, "prawmp.pipeline")
@@ -350,25 +352,71 @@ void RequestPipeline::countCacheHits(quint64 count)
     d->counters.hits += count;
 }
 
-QString RequestPipeline::redactedUrl(const QUrl &url)
+namespace {
+
+// Names of query parameters, form fields and JSON members whose values are
+// not shown: passwords, tokens (access_token, refresh_token), API keys,
+// OAuth codes, sessions, signatures.
+bool looksSecret(const QString &name)
 {
     static const QStringList secretish = {"token", "password", "passwd", "secret", "key", "auth", "code",
                                           "session", "sig"};
+    const QString lower = name.toLower();
+    return std::any_of(secretish.cbegin(), secretish.cend(), [&](const QString &s) { return lower.contains(s); });
+}
+
+} // namespace
+
+QString RequestPipeline::redactedUrl(const QUrl &url)
+{
     QUrl copy = url;
     copy.setUserInfo({});
     if (copy.hasQuery()) {
         QUrlQuery query(copy);
         auto items = query.queryItems(QUrl::FullyEncoded);
         for (auto &[name, value] : items) {
-            const QString lower = name.toLower();
-            if (std::any_of(secretish.cbegin(), secretish.cend(),
-                            [&](const QString &s) { return lower.contains(s); }))
+            if (looksSecret(name))
                 value = QStringLiteral("REDACTED");
         }
         query.setQueryItems(items);
         copy.setQuery(query);
     }
     return copy.toString(QUrl::FullyEncoded);
+}
+
+QByteArray RequestPipeline::redactedBody(const QByteArray &body)
+{
+    const QByteArray trimmed = body.trimmed();
+    if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
+        // JSON, possibly cut short by the log's length bound: each "name": value.
+        static const QRegularExpression member(
+            QStringLiteral(R"re("((?:[^"\\]|\\.)*)"\s*:\s*("(?:[^"\\]|\\.)*"?|[^,}\]\s]*))re"));
+        QString text = QString::fromUtf8(body);
+        qsizetype offset = 0;
+        for (;;) {
+            const QRegularExpressionMatch m = member.match(text, offset);
+            if (!m.hasMatch())
+                break;
+            offset = m.capturedEnd(0);
+            const QString value = m.captured(2);
+            if (!looksSecret(m.captured(1)) || value.isEmpty() || value.startsWith(u'{') || value.startsWith(u'['))
+                continue; // objects and arrays: their own members are looked at
+            const QString replacement = QStringLiteral("\"REDACTED\"");
+            text.replace(m.capturedStart(2), m.capturedLength(2), replacement);
+            offset = m.capturedStart(2) + replacement.size();
+        }
+        return text.toUtf8();
+    }
+    if (!body.contains('=') || body.contains('\n'))
+        return body;
+    // application/x-www-form-urlencoded: name=value&name=value.
+    QList<QByteArray> pairs = body.split('&');
+    for (QByteArray &pair : pairs) {
+        const qsizetype eq = pair.indexOf('=');
+        if (eq > 0 && looksSecret(QUrl::fromPercentEncoding(pair.left(eq))))
+            pair = pair.left(eq + 1) + "REDACTED";
+    }
+    return pairs.join('&');
 }
 
 } // namespace prawmp

@@ -342,9 +342,10 @@ void ProxyServer::logRequest(const Pending &pending, const Reply &reply, qint64 
                        .arg(reply.waitMs())
                        .arg(totalMs);
     if (m_options.logRequests >= 2) {
+        // Bodies carry secrets too (a password grant, the access_token answered).
         line += QStringLiteral("\n  request body: %1\n  response body: %2")
-                    .arg(QString::fromUtf8(pending.request.body.left(2048)),
-                         QString::fromUtf8(reply.response().body.left(2048)));
+                    .arg(QString::fromUtf8(RequestPipeline::redactedBody(pending.request.body.left(2048))),
+                         QString::fromUtf8(RequestPipeline::redactedBody(reply.response().body.left(2048))));
     }
     qCInfo(lcRequests).noquote() << line;
 }

@@ -87,6 +87,9 @@ public:
 
     // Redacts query values whose names look like secrets (token, password...).
     static QString redactedUrl(const QUrl &url);
+    // The same for a body shown in a log (--log-requests 2): the values of
+    // form fields (a=1&b=2) and of JSON members with such names.
+    static QByteArray redactedBody(const QByteArray &body);
 
 signals:
     void requestFinished(const prawmp::RequestRecord &record);
