@@ -7,6 +7,7 @@
 #include <QPointer>
 #include <QSslSocket>
 #include <QTcpSocket>
+#include <QThread>
 #include <QTimer>
 
 #include <http_parser.h>
@@ -1140,6 +1141,14 @@ HttpConnection::HttpConnection(QTcpSocket *socket, const HttpLimits &limits, QOb
 HttpConnection::~HttpConnection()
 {
     d->timer.stop();
+    // No event loop left to run a deleteLater() (the program or the
+    // thread is ending): the socket, our child, goes with us now.
+    if (d->socket && QThread::currentThread()->loopLevel() == 0) {
+        QObject::disconnect(d->socket, nullptr, this, nullptr);
+        d->socket->abort();
+        d->socket = nullptr;
+        return;
+    }
     d->detachSocket(false);
 }
 
