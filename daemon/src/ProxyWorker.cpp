@@ -24,7 +24,6 @@
 #include <thread>
 #include <unordered_map>
 
-#include <arpa/inet.h>
 #include <cerrno>
 #include <ctime>
 #include <fcntl.h>
@@ -326,7 +325,6 @@ struct WorkerConfig
     int headerTimeoutMs = 10'000;
     int idleTimeoutMs = 75'000;
     qsizetype maxHeaderBytes = 64 * 1024;
-    int maxClients = 4096;
 };
 
 // Counts of what a worker answered, moved to the main thread in batches.
@@ -347,8 +345,8 @@ struct WorkerStats
 class ProxyWorker
 {
 public:
-    ProxyWorker(ProxyWorkerPool &pool, int index, ResponseCache &cache, RateLimiter &limiter)
-        : m_pool(pool), m_index(index), m_cache(cache), m_limiter(limiter)
+    ProxyWorker(ProxyWorkerPool &pool, ResponseCache &cache, RateLimiter &limiter)
+        : m_pool(pool), m_cache(cache), m_limiter(limiter)
     {
         m_epoll = epoll_create1(EPOLL_CLOEXEC);
         m_wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -442,7 +440,6 @@ private:
     void setInterest(Conn *c, uint32_t events);
 
     ProxyWorkerPool &m_pool;
-    const int m_index;
     ResponseCache &m_cache;
     RateLimiter &m_limiter;
     int m_epoll = -1;
@@ -868,9 +865,9 @@ void ProxyWorker::handOver(Conn *c)
     retire(c);
     // The counts so far go first, so that the registry sees this
     // connection opened before ProxyServer takes it over.
+    qCDebug(lcWorker) << "handing connection" << fd << "over to the main thread";
     ProxyWorkerPool *pool = &m_pool;
-    const int index = m_index;
-    QMetaObject::invokeMethod(pool, [pool, index, fd] { pool->adopt(index, fd); }, Qt::QueuedConnection);
+    QMetaObject::invokeMethod(pool, [pool, fd] { pool->adopt(fd); }, Qt::QueuedConnection);
 }
 
 void ProxyWorker::closeConn(Conn *c, bool countClosed)
@@ -987,7 +984,7 @@ ProxyWorkerPool::ProxyWorkerPool(ProxyServer &server, const DaemonOptions &optio
     publishConfig();
     const int threads = std::max(1, options.threads);
     for (int i = 0; i < threads; ++i) {
-        m_workers.push_back(std::make_unique<ProxyWorker>(*this, i, server.pipeline().cache(),
+        m_workers.push_back(std::make_unique<ProxyWorker>(*this, server.pipeline().cache(),
                                                           server.pipeline().limiter()));
     }
     m_statsTimer = new QTimer(this);
@@ -997,6 +994,7 @@ ProxyWorkerPool::ProxyWorkerPool(ProxyServer &server, const DaemonOptions &optio
         setObserved(m_server.hasRequestObservers());
     });
     m_statsTimer->start(kStatsIntervalMs);
+    qCDebug(lcWorker) << threads << "serving threads";
 }
 
 ProxyWorkerPool::~ProxyWorkerPool()
@@ -1019,11 +1017,10 @@ bool ProxyWorkerPool::dispatch(qintptr descriptor)
     return true;
 }
 
-void ProxyWorkerPool::adopt(int worker, int descriptor)
+void ProxyWorkerPool::adopt(int descriptor)
 {
     // Whatever the worker counted for this connection comes first.
     flushStats();
-    Q_UNUSED(worker);
     auto *socket = new QTcpSocket;
     if (!socket->setSocketDescriptor(descriptor)) {
         ::close(descriptor);
@@ -1049,7 +1046,6 @@ void ProxyWorkerPool::publishConfig()
     config->headerTimeoutMs = limits.headerTimeoutMs;
     config->idleTimeoutMs = limits.idleTimeoutMs;
     config->maxHeaderBytes = limits.maxHeaderBytes;
-    config->maxClients = m_options.maxClients;
     std::lock_guard lock(m_configMutex);
     m_config = std::move(config);
     m_configGeneration.fetch_add(1, std::memory_order_release);

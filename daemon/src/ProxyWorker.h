@@ -74,7 +74,7 @@ private:
     friend class ProxyWorker;
     bool dispatch(qintptr descriptor);
     void publishConfig();
-    void adopt(int worker, int descriptor);
+    void adopt(int descriptor);
 
     ProxyServer &m_server;
     DaemonOptions m_options;
