@@ -15,7 +15,6 @@
 #include <cmath>
 #include <deque>
 #include <limits>
-#include <utility>
 
 Q_LOGGING_CATEGORY(lcLimiter, "prawmp.limiter")
 
@@ -30,6 +29,8 @@ constexpr double kMinPacingSeconds = 0.25;
 // Spending of others smaller than this per window is noise (a request of
 // ours that crossed the window's edge), not a foreign consumer.
 constexpr double kMinForeignSpend = 2;
+// Grants this close together leave together and may arrive in any order.
+constexpr double kSameBatchSeconds = 0.002;
 
 struct Waiter
 {
@@ -79,7 +80,8 @@ struct Domain
     // X-Ratelimit-Used of our answers shows them (used - ours). What they
     // spent in the last window is kept free for them in this one.
     int ownInWindow = 0;            // our grants counted in this window
-    int ownAfterEarly = 0;          // our grants after the early bound: they may land in the next one
+    int ownAtRoll = 0;              // of which in flight when it began
+    std::deque<std::pair<double, int>> grantLog; // this window: (granted at, ownInWindow after)
     double foreignSeen = 0;         // others' requests seen in this window
     double foreignLast = -1;        // in the last window; -1: no window seen yet
     double foreignSeenAt = 0;       // our last answer of this window
@@ -127,7 +129,8 @@ struct RateLimiter::Private
         dom.foreignLast = dom.foreignSeen;
         dom.foreignSeen = 0;
         dom.foreignSeenAt = t;
-        dom.ownInWindow = dom.inFlight + std::exchange(dom.ownAfterEarly, 0);
+        dom.ownInWindow = dom.ownAtRoll = dom.inFlight;
+        dom.grantLog.clear();
         while (dom.lateEnd <= t) {
             dom.previousLateEnd = dom.lateEnd;
             dom.earlyEnd += w;
@@ -156,6 +159,14 @@ struct RateLimiter::Private
             fromPace = dom.foreignSeen / elapsed * std::max(0.0, dom.earlyEnd - dom.foreignSeenAt);
         }
         return std::max(0.0, std::ceil(std::max(fromLast, fromPace) - 0.05));
+    }
+
+    // Our grants in this window up to time `t`.
+    static int ownGrantedBy(const Domain &dom, double t)
+    {
+        const auto it = std::upper_bound(dom.grantLog.begin(), dom.grantLog.end(), t,
+                                         [](double v, const std::pair<double, int> &g) { return v < g.first; });
+        return it == dom.grantLog.begin() ? dom.ownAtRoll : std::prev(it)->second;
     }
 
     // An answer showed `foreign` requests of others in this window so far.
@@ -221,8 +232,7 @@ struct RateLimiter::Private
         ++dom.inFlight;
         if (dom.budgetKnown) {
             ++dom.ownInWindow;
-            if (t >= dom.earlyEnd)
-                ++dom.ownAfterEarly;
+            dom.grantLog.emplace_back(t, dom.ownInWindow);
             dom.remaining -= 1;
             dom.tokens = std::max(0.0, dom.tokens - 1);
         }
@@ -403,7 +413,8 @@ struct RateLimiter::Private
             dom.earlyEnd = early;
             dom.lateEnd = late;
             adoptView();
-            dom.ownInWindow = 1 + dom.inFlight + std::exchange(dom.ownAfterEarly, 0);
+            dom.ownInWindow = dom.ownAtRoll = 1 + dom.inFlight;
+            dom.grantLog.clear();
             dom.foreignSeen = 0;
         } else if (late >= dom.earlyEnd) {
             // Same window: the bounds only tighten.
@@ -419,11 +430,11 @@ struct RateLimiter::Private
         } else {
             return; // a late answer from a previous window: nothing new
         }
-        // The upstream counted `used` in this window when this request came,
-        // of which at most all our grants so far were ours (requests sent
-        // together arrive in any order): a lower bound of the others' spend.
+        // The upstream counted `used` in this window when this request came.
+        // Ours counted before it: at most those granted up to its grant, and
+        // those granted with it (they leave together, in any order).
         if (okUsed)
-            seeForeign(dom, std::max(0, used - dom.ownInWindow), t);
+            seeForeign(dom, std::max(0, used - ownGrantedBy(dom, flight.grantedAt + kSameBatchSeconds)), t);
     }
 
     void close(Ticket ticket, int status, const HttpHeaders *headers)
