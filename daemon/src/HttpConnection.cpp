@@ -7,7 +7,6 @@
 #include <QPointer>
 #include <QSslSocket>
 #include <QTcpSocket>
-#include <QThread>
 #include <QTimer>
 
 #include <http_parser.h>
@@ -17,6 +16,7 @@
 #include <charconv>
 #include <deque>
 #include <limits>
+#include <memory>
 #include <mutex>
 #include <vector>
 
@@ -149,6 +149,13 @@ qint64 pendingOutput(const QTcpSocket *socket)
     return n;
 }
 
+struct SignalScope
+{
+    std::shared_ptr<int> depth;
+    explicit SignalScope(std::shared_ptr<int> d) : depth(std::move(d)) { ++*depth; }
+    ~SignalScope() { --*depth; }
+};
+
 bool parseDecimal(QByteArrayView text, qint64 *value)
 {
     text = text.trimmed();
@@ -243,6 +250,11 @@ struct HttpConnection::Private
     qint64 idleSince = 0;
     qint64 drainProgress = 0;
     qint64 lingerDeadline = -1;
+
+    // How deep we are in the socket's own signals. Only outside of them may
+    // the destructor delete the socket at once; shared, because a handler
+    // may delete us inside one.
+    std::shared_ptr<int> socketSignals = std::make_shared<int>(0);
 
     static const http_parser_settings settings;
     static Private *priv(http_parser *p) { return static_cast<Private *>(p->data); }
@@ -1108,14 +1120,29 @@ HttpConnection::HttpConnection(QTcpSocket *socket, const HttpLimits &limits, QOb
 
     d->timer.setSingleShot(true);
     connect(&d->timer, &QTimer::timeout, this, [this] { d->onTimer(); });
-    connect(socket, &QIODevice::readyRead, this, [this] { d->onReadyRead(); });
-    connect(socket, &QIODevice::bytesWritten, this, [this](qint64 n) { d->onBytesWritten(n); });
+    const std::shared_ptr<int> depth = d->socketSignals;
+    connect(socket, &QIODevice::readyRead, this, [this, depth] {
+        SignalScope scope(depth);
+        d->onReadyRead();
+    });
+    connect(socket, &QIODevice::bytesWritten, this, [this, depth](qint64 n) {
+        SignalScope scope(depth);
+        d->onBytesWritten(n);
+    });
     // Over TLS, bytesWritten comes as soon as bytes are encrypted; the drain
     // before a close also waits for the encrypted bytes to leave.
-    if (auto *tls = qobject_cast<QSslSocket *>(socket))
-        connect(tls, &QSslSocket::encryptedBytesWritten, this, [this] { d->onBytesWritten(0); });
-    connect(socket, &QAbstractSocket::disconnected, this, [this] { d->onDisconnected(); });
-    connect(socket, &QAbstractSocket::errorOccurred, this, [this] {
+    if (auto *tls = qobject_cast<QSslSocket *>(socket)) {
+        connect(tls, &QSslSocket::encryptedBytesWritten, this, [this, depth] {
+            SignalScope scope(depth);
+            d->onBytesWritten(0);
+        });
+    }
+    connect(socket, &QAbstractSocket::disconnected, this, [this, depth] {
+        SignalScope scope(depth);
+        d->onDisconnected();
+    });
+    connect(socket, &QAbstractSocket::errorOccurred, this, [this, depth] {
+        SignalScope scope(depth);
         if (d->socket && d->socket->state() == QAbstractSocket::UnconnectedState)
             d->onDisconnected();
     });
@@ -1141,9 +1168,10 @@ HttpConnection::HttpConnection(QTcpSocket *socket, const HttpLimits &limits, QOb
 HttpConnection::~HttpConnection()
 {
     d->timer.stop();
-    // No event loop left to run a deleteLater() (the program or the
-    // thread is ending): the socket, our child, goes with us now.
-    if (d->socket && QThread::currentThread()->loopLevel() == 0) {
+    // Outside of the socket's signals the socket, our child, goes with us
+    // now: a deleteLater() never runs when the program or the thread is
+    // ending (LeakSanitizer found such sockets).
+    if (d->socket && *d->socketSignals == 0) {
         QObject::disconnect(d->socket, nullptr, this, nullptr);
         d->socket->abort();
         d->socket = nullptr;
