@@ -740,8 +740,9 @@ class Bench:
     def section_hits(self):
         if not self.wrk:
             return "*Skipped: wrk is not installed (bench/run-all installs it).*\n"
-        seconds = 4 if not self.smoke else 1
-        rounds = 3 if not self.smoke else 1
+        # Short runs, often interleaved: the machine's drift hits both alike.
+        seconds = 3 if not self.smoke else 1
+        rounds = 4 if not self.smoke else 1
         conns = [1, 64, 256] if not self.smoke else [1, 8]
         path = "/r/python/hot.json"
         fake = self.fake("hits-fake", 100000000, 600, 0)
@@ -834,8 +835,8 @@ class Bench:
     def section_miss(self):
         if not self.wrk:
             return "*Skipped: wrk is not installed.*\n"
-        seconds = 5 if not self.smoke else 1
-        rounds = 2 if not self.smoke else 1
+        seconds = 3 if not self.smoke else 1
+        rounds = 4 if not self.smoke else 1
         fake = self.fake("miss-fake", 100000000, 600, 0)
         d = self.daemon("miss-daemon", fake.port, [])
         http_call(d.port, "GET", "/r/miss/new.json?warm=1")
