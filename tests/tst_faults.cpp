@@ -381,7 +381,7 @@ private slots:
             clients.back()->write(get(target));
         }
         // Each ends with an answer or a closed (or never opened) connection.
-        QTest::qWaitFor([&] {
+        (void)QTest::qWaitFor([&] { // the counts below tell what did not end
             return std::all_of(clients.begin(), clients.end(), [](const auto &c) {
                 return !c->responses().isEmpty() || c->isClosed();
             });
@@ -421,7 +421,10 @@ private slots:
                                  .arg(refused).arg(noAnswer).arg(openFds(pid));
         QVERIFY2(daemon.isRunning(), qPrintable(daemon.describe()));
         QVERIFY2(wrong.isEmpty(), qPrintable(wrong.mid(0, 5).join(u"\n---\n")));
-        QVERIFY2(ok >= 100, qPrintable(QString::number(ok)));
+        // The daemon fills every client slot (176 fit in 256 descriptors) and
+        // keeps descriptors for its upstream: before the cap on lingering
+        // 503s, a crowd took them all and only ~60 clients were served.
+        QVERIFY2(ok >= 150, qPrintable(QString::number(ok)));
 
         // Everyone leaves; the daemon recovers and serves new clients.
         clients.clear();

@@ -289,6 +289,7 @@ private slots:
 
     // ---- Requests as written
     void requestIsWrittenAsGiven();
+    void writtenHookMarksTheMomentOfWriting();
     void contentLengthOnlyWhereItBelongs_data();
     void contentLengthOnlyWhereItBelongs();
 
@@ -416,6 +417,58 @@ void TestUpstream::preconnectedConnectionCarriesTheFirstRequest()
 }
 
 // ---------------------------------------------------------------- requests
+
+void TestUpstream::writtenHookMarksTheMomentOfWriting()
+{
+    // The server holds the first answer, so the hook's moment can be seen
+    // apart from the answer's: it runs once the bytes are written, exactly
+    // once per request, on a fresh connection (after the connect) and on a
+    // reused one; never for a request that could not be written.
+    ScriptServer server;
+    QVERIFY(server.listen());
+    QList<ScriptServer::Conn *> holding;
+    server.script = [&](ScriptServer &, ScriptServer::Conn &c, const ScriptServer::Received &) { holding << &c; };
+    Upstream upstream;
+    int written = 0;
+    int writtenBeforeAnswer = -1;
+    bool answered = false;
+    upstream.send(makeRequest(server.url("/first")), [&](const Response &, const Error &) {
+        answered = true;
+        writtenBeforeAnswer = written;
+    }, [&] { ++written; });
+    QCOMPARE(written, 0); // connecting: nothing written yet
+    QTRY_COMPARE(server.received.size(), 1);
+    QCOMPARE(written, 1);
+    QVERIFY(!answered);
+    ScriptServer::write(*holding.first(), okAnswer("one"));
+    QTRY_VERIFY(answered);
+    QCOMPARE(writtenBeforeAnswer, 1);
+
+    // Reused idle connection: written from inside send().
+    int reusedWritten = 0;
+    auto out = std::make_shared<Outcome>();
+    server.script = [](ScriptServer &, ScriptServer::Conn &c, const ScriptServer::Received &) {
+        ScriptServer::write(c, okAnswer("two"));
+    };
+    upstream.send(makeRequest(server.url("/second")), [out](const Response &r, const Error &e) {
+        out->response = r;
+        out->error = e;
+        ++out->calls;
+    }, [&] { ++reusedWritten; });
+    QCOMPARE(reusedWritten, 1);
+    QTRY_COMPARE(out->calls, 1);
+    QCOMPARE(reusedWritten, 1);
+    QCOMPARE(server.accepted, 1);
+
+    // Refused: the hook never runs.
+    const quint16 port = prawmp::test::freeLoopbackPort();
+    int refusedWritten = 0;
+    bool failed = false;
+    upstream.send(makeRequest(QUrl(QStringLiteral("http://127.0.0.1:%1/x").arg(port))),
+                  [&](const Response &, const Error &e) { failed = bool(e); }, [&] { ++refusedWritten; });
+    QTRY_VERIFY(failed);
+    QCOMPARE(refusedWritten, 0);
+}
 
 void TestUpstream::requestIsWrittenAsGiven()
 {

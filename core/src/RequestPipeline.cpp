@@ -152,10 +152,13 @@ struct RequestPipeline::Private
         flight->waitMs = clock.elapsed() - flight->queuedAtMs;
         ++counters.upstreamRequests;
         limiter->sent(flight->ticket);
-        flight->upstreamId = upstream->send(flight->request, [this, flight](const Response &response,
-                                                                           const Error &error) {
-            answered(flight, response, error);
-        });
+        const RateLimiter::Ticket ticket = flight->ticket;
+        flight->upstreamId = upstream->send(
+            flight->request,
+            [this, flight](const Response &response, const Error &error) { answered(flight, response, error); },
+            // Pace from the moment the upstream sees the request: a connect
+            // before the write would otherwise shorten the next gap.
+            [this, ticket] { limiter->sent(ticket); });
     }
 
     void answered(Flight *flight, const Response &response, const Error &error)

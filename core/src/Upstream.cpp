@@ -105,6 +105,7 @@ struct Upstream::Private
         QTimer *timer = nullptr;
         UpstreamConnection *connection = nullptr;
         qint64 sentAtNs = -1;     // when written (UpstreamConnection::sentAtNs)
+        std::function<void()> written; // the caller's hook for that moment
     };
     // The connections to one origin and the requests waiting for one.
     struct Pool {
@@ -140,6 +141,11 @@ struct Upstream::Private
                          [this](UpstreamConnection *c, const Response &r, bool reusable) {
                              onAnswered(c, r, reusable);
                          });
+        QObject::connect(conn, &UpstreamConnection::written, q, [this](UpstreamConnection *c) {
+            const auto it = exchanges.find(carrying.value(c));
+            if (it != exchanges.end() && it->written)
+                it->written();
+        });
         QObject::connect(conn, &UpstreamConnection::failed, q,
                          [this](UpstreamConnection *c, const Error &e, bool mayRetry) {
                              onFailed(c, e, mayRetry);
@@ -404,7 +410,7 @@ int Upstream::connectionCount() const
     return count;
 }
 
-quint64 Upstream::send(const Request &request, Callback done)
+quint64 Upstream::send(const Request &request, Callback done, std::function<void()> written)
 {
     const quint64 id = d->nextId++;
     Private::Exchange ex;
@@ -414,6 +420,7 @@ quint64 Upstream::send(const Request &request, Callback done)
     ex.method = request.method;
     ex.head = request.method == "HEAD";
     ex.done = std::move(done);
+    ex.written = std::move(written);
     ex.timer = new QTimer(this);
     ex.timer->setSingleShot(true);
     // Coarse timers may fire 5% early: a timeout is a promise to wait that long.

@@ -341,11 +341,15 @@ void UpstreamConnection::writeRequest()
     m_sentAtNs = nowNs();
     m_reporting = wasReporting;
 
-    if (m_state == State::Busy && accepted != m_request.size())
+    if (m_state == State::Busy && accepted != m_request.size()) {
         fail(Error::Kind::ConnectionFailed,
              QStringLiteral("upstream unreachable: could not write the request: %1")
                  .arg(m_socket ? m_socket->errorString() : QString()),
              m_reused);
+        return;
+    }
+    if (m_state == State::Busy)
+        emit written(this);
 }
 
 bool UpstreamConnection::isStillUsable() const

@@ -95,6 +95,9 @@ signals:
     // byte came; resending is then safe for an idempotent method.
     void failed(prawmp::UpstreamConnection *connection, const prawmp::Error &error,
                 bool mayRetry);
+    // The request was handed to the kernel (sentAtNs() is its time). Emitted
+    // synchronously; a receiver must not close or delete the connection.
+    void written(prawmp::UpstreamConnection *connection);
     // Closed while nobody's request was on it (idle expiry, peer close,
     // a preconnect that failed).
     void lost(prawmp::UpstreamConnection *connection);

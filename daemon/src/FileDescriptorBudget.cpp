@@ -21,6 +21,18 @@ long long FileDescriptorBudget::reserve(long long limit)
     return 64 + limit / 16;
 }
 
+int FileDescriptorBudget::rejectionCapacity()
+{
+#ifdef Q_OS_UNIX
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY)
+        return 1024;
+    return int(std::max(4LL, reserve((long long)limit.rlim_cur) / 4));
+#else
+    return 1024;
+#endif
+}
+
 int FileDescriptorBudget::clientCapacity(int wanted)
 {
 #ifdef Q_OS_UNIX

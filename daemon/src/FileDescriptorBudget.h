@@ -17,6 +17,10 @@ public:
     // then returns how many do: `wanted`, or fewer (logged once) when the
     // hard limit is lower.
     static int clientCapacity(int wanted);
+    // How many connections over --max-clients may hold a descriptor while
+    // they get their 503: a quarter of the reserve, so that a crowd leaves
+    // the rest to the upstream, Redis and the event loop.
+    static int rejectionCapacity();
     // Descriptors kept free for everything but the clients.
     static long long reserve(long long limit);
 };

@@ -13,6 +13,7 @@
 #include "prawmp/Upstream.h"
 
 #include <QDateTime>
+#include <QElapsedTimer>
 #include <QLoggingCategory>
 #include <QTcpServer>
 #include <QTcpSocket>
@@ -56,6 +57,7 @@ ProxyServer::ProxyServer(const DaemonOptions &options, QObject *parent)
     m_clock.start();
     // Headroom in the open-file limit, so that clients over it get their 503.
     m_options.maxClients = FileDescriptorBudget::clientCapacity(options.maxClients);
+    m_rejectingCap = FileDescriptorBudget::rejectionCapacity();
     m_pipeline = new RequestPipeline(options.pipelineConfig(), this);
     // Distributed mode: the rate budget and the cache are shared through Redis.
     if (!options.redis.isEmpty()) {
@@ -159,6 +161,7 @@ void ProxyServer::applyOptions(const DaemonOptions &options)
     m_options = options;
     m_options.port = port;
     m_options.maxClients = FileDescriptorBudget::clientCapacity(options.maxClients);
+    m_rejectingCap = FileDescriptorBudget::rejectionCapacity();
     m_router = std::make_unique<Router>(options);
     m_pipeline->reconfigure(options.pipelineConfig());
     if (m_tls && options.usesTls()) {
@@ -182,6 +185,24 @@ void ProxyServer::adoptConnection(QTcpSocket *socket)
     auto *connection = new HttpConnection(socket, m_options.httpLimits(), this);
     const qsizetype open = m_connections.size() + (m_workers ? m_workers->connectionCount() : 0);
     if (m_stopping || open >= m_options.maxClients) {
+        if (m_rejecting >= m_rejectingCap) {
+            // A crowd beyond --max-clients: a lingering 503 for each would
+            // take every descriptor the upstream and the event loop need.
+            // The rest are closed at once, as nginx does past worker_connections.
+            ++m_closedAtAccept;
+            static QElapsedTimer lastWarning;
+            if (!lastWarning.isValid() || lastWarning.hasExpired(10'000)) {
+                lastWarning.start();
+                qCWarning(lcHttp).noquote()
+                    << QStringLiteral("too many clients: %1 already getting their 503; closing the next ones "
+                                      "at once (%2 so far)").arg(m_rejecting).arg(m_closedAtAccept);
+            }
+            connection->close();
+            connection->deleteLater();
+            return;
+        }
+        ++m_rejecting;
+        connect(connection, &HttpConnection::closed, this, [this] { --m_rejecting; });
         connect(connection, &HttpConnection::closed, connection, &QObject::deleteLater);
         connection->rejectAndClose(jsonError(503, QStringLiteral("too_many_clients"),
                                              m_stopping ? QStringLiteral("the daemon is shutting down")

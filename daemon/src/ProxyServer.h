@@ -96,6 +96,11 @@ private:
     ClientRegistry m_clients;
     QElapsedTimer m_clock;
     bool m_stopping = false;
+    // Connections now getting their 503 (each holds a descriptor while its
+    // answer drains and lingers), and how many of them may.
+    int m_rejecting = 0;
+    int m_rejectingCap = 0;
+    quint64 m_closedAtAccept = 0;
     QTimer *m_shutdownDeadline = nullptr;
     // --threads: the serving threads that answer cache hits; null with 0.
     std::unique_ptr<ProxyWorkerPool> m_workers;

@@ -64,8 +64,11 @@ public:
     QSslConfiguration sslConfiguration() const;
 
     // Sends now; `done` runs exactly once, never from inside send(), unless
-    // abort() is called first. Returns an id for abort().
-    quint64 send(const Request &request, Callback done);
+    // abort() is called first. Returns an id for abort(). `written`, if set,
+    // runs when the request's bytes are handed to the kernel (possibly from
+    // inside send(); after a connect, later): the moment the upstream sees
+    // it, which a rate limiter paces from.
+    quint64 send(const Request &request, Callback done, std::function<void()> written = {});
     // Forgets the request: `done` will not run. A connection carrying it is
     // closed (its answer could not be told from the next one's).
     void abort(quint64 id);
