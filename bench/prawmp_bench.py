@@ -1108,6 +1108,8 @@ class Bench:
         for name in SECTIONS:
             if name in self.sections:
                 lines += ["## %s" % titles[name], "", self.sections[name], ""]
+        if not self.smoke:
+            lines += soak_lines(ROOT / "docs" / "soak.md")
         lines += ["## Commands", "", "Reproduce with `bench/run-all` (about 8 minutes, plus the build). The programs "
                   "each section started, as run (paths relative to the repository; ports and start times are "
                   "picked at run time):", "", "```"]
@@ -1274,6 +1276,22 @@ def callgrind_summary(dumps):
                 costs[fn] = costs.get(fn, 0) + int(m.group(1).replace(",", ""))
     top = sorted(((100.0 * c / total if total else 0, fn) for fn, c in costs.items()), reverse=True)
     return total, top
+
+
+def soak_lines(path):
+    """The soak result bench/soak wrote (30 minutes: too long for run-all,
+    so it is run on its own and its last result quoted here), headings moved
+    one level down."""
+    if not path.exists():
+        return ["## Soak", "", "*Not run yet: `bench/soak` (30 minutes) writes docs/soak.md.*", ""]
+    lines = ["## Soak (from docs/soak.md)", "",
+             "Run on its own by `bench/soak --minutes 30` (too long for run-all); quoted from its last "
+             "result, with its own date and command below.", ""]
+    for line in path.read_text().splitlines():
+        if line.startswith("<!--") or line.startswith("# "):
+            continue
+        lines.append("#" + line if line.startswith("## ") else line)
+    return lines + [""]
 
 
 def main():

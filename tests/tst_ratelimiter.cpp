@@ -102,6 +102,7 @@ private slots:
     void tooManyRequestsPausesDomainUntilRetryAfter();
     void maxWaitFailsFastWhenTheQueueIsLonger_data();
     void maxWaitFailsFastWhenTheQueueIsLonger();
+    void maxWaitAlsoBoundsAWaitThatGrowsLater();
 };
 
 void TestRateLimiter::initTestCase()
@@ -577,6 +578,41 @@ void TestRateLimiter::maxWaitFailsFastWhenTheQueueIsLonger()
 
     QCOMPARE(fake.pathCount("/r/impatient/hot.json"), 0);
     QCOMPARE(fake.requestCount(), 3);
+}
+
+void TestRateLimiter::maxWaitAlsoBoundsAWaitThatGrowsLater()
+{
+    // Admitted with a short expected wait, then a 429 pauses the domain for
+    // the rest of the window: the request fails when its bound is up, with
+    // a 503 and Retry-After, rather than waiting out the pause.
+    FakeReddit fake;
+    QVERIFY2(fake.listen(), qPrintable(fake.errorString()));
+    fake.setBudget(1, 6.0);
+    RequestPipeline pipeline(fixedConfig(0.2));
+
+    std::unique_ptr<Reply> first(tracked(pipeline.submit(get(fake, "/r/first/hot.json", "a"))));
+    std::unique_ptr<Reply> overBudget(tracked(pipeline.submit(get(fake, "/r/second/hot.json", "b"))));
+    Request impatient = get(fake, "/r/impatient/hot.json", "c");
+    impatient.maxWaitSeconds = 1.0;
+    QElapsedTimer clock;
+    clock.start();
+    std::unique_ptr<Reply> bounded(tracked(pipeline.submit(impatient)));
+    QVERIFY(!bounded->isFinished()); // about 0.4 s expected: admitted
+
+    QTRY_COMPARE_WITH_TIMEOUT(finishedCount(overBudget.get()), 1, 3000);
+    QCOMPARE(overBudget->response().status, 429);
+    QVERIFY(pipeline.limiter().state(kDomain).paused);
+
+    QTRY_COMPARE_WITH_TIMEOUT(finishedCount(bounded.get()), 1, 3000);
+    const qint64 waited = clock.elapsed();
+    QVERIFY2(waited >= 1000 && waited < 2500, qPrintable(QString::number(waited)));
+    QCOMPARE(bounded->error().kind, Error::Kind::QueueTimeout);
+    QCOMPARE(bounded->error().httpStatus(), 503);
+    QVERIFY2(bounded->error().retryAfterSeconds >= 1, qPrintable(bounded->error().message));
+    QCOMPARE(pipeline.counters().queueRejections, 1u);
+    QCOMPARE(pipeline.limiter().state(kDomain).queued, 0);
+    QTest::qWait(300);
+    QCOMPARE(fake.pathCount("/r/impatient/hot.json"), 0);
 }
 
 QTEST_GUILESS_MAIN(TestRateLimiter)

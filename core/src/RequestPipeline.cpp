@@ -12,9 +12,11 @@
 #include <QMetaMethod>
 #include <QPointer>
 #include <QRegularExpression>
+#include <QTimer>
 #include <QUrlQuery>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 
 Q_LOGGING_CATEGORY(lcPipeline, "prawmp.pipeline")
@@ -245,13 +247,35 @@ struct RequestPipeline::Private
         return true;
     }
 
-    void attach(Flight *flight, Reply *reply, const QString &clientId)
+    void attach(Flight *flight, Reply *reply, const Request &request)
     {
         flight->waiters.append(reply);
         flight->startedMs.append(clock.elapsed());
-        flight->clientIds.append(clientId);
+        flight->clientIds.append(request.clientId);
         QObject::connect(reply, &Reply::abortRequested, q, [this, flight, reply] { waiterGone(flight, reply); });
         QObject::connect(reply, &QObject::destroyed, q, [this, flight, reply] { waiterGone(flight, reply); });
+        if (request.maxWaitSeconds >= 0) {
+            const auto ms = qint64(std::ceil(std::min(request.maxWaitSeconds, 1.0e6) * 1000.0));
+            QTimer::singleShot(std::chrono::milliseconds(ms), Qt::PreciseTimer, reply,
+                               [this, flight, serial = flight->serial, reply, request, started = clock.elapsed()] {
+                                   waitedTooLong(flight, serial, reply, request, started);
+                               });
+        }
+    }
+
+    // X-Mp-Max-Wait bounds the whole wait, not only the estimate on arrival:
+    // a 429 pause or a burst from a foreign consumer can come later.
+    void waitedTooLong(Flight *flight, quint64 serial, Reply *reply, const Request &request, qint64 startedMs)
+    {
+        if (!flights.contains(flight) || flight->serial != serial || flight->dispatched || reply->isFinished())
+            return;
+        ++counters.queueRejections;
+        const qint64 expected = limiter->expectedWaitMs(rateDomain(request.url), request.clientId);
+        reply->fail({Error::Kind::QueueTimeout,
+                     QStringLiteral("still queued after the allowed %1 s").arg(request.maxWaitSeconds),
+                     std::max(1.0, std::ceil(double(expected) / 1000.0))});
+        report(request, *reply, startedMs, request.clientId);
+        waiterGone(flight, reply);
     }
 };
 
@@ -281,7 +305,7 @@ Reply *RequestPipeline::submit(const Request &request)
         if (d->refuseLongWait(request, reply, started))
             return reply;
         Flight *flight = d->createFlight(request, CacheKey(), false);
-        d->attach(flight, reply, request.clientId);
+        d->attach(flight, reply, request);
         d->enqueue(flight);
     } else {
         const CacheKey key = CacheKey::forRequest(request);
@@ -295,7 +319,7 @@ Reply *RequestPipeline::submit(const Request &request)
             }
             if (Flight *flight = d->coalescing.value(key)) {
                 ++d->counters.coalesced;
-                d->attach(flight, reply, request.clientId);
+                d->attach(flight, reply, request);
                 return reply;
             }
             ++d->counters.misses;
@@ -305,7 +329,7 @@ Reply *RequestPipeline::submit(const Request &request)
         if (d->refuseLongWait(request, reply, started))
             return reply;
         Flight *flight = d->createFlight(request, key, !fresh);
-        d->attach(flight, reply, request.clientId);
+        d->attach(flight, reply, request);
         if (d->shared && !fresh)
             d->lookUpShared(flight);
         else
