@@ -182,25 +182,26 @@ void ProxyServer::onNewConnection(QTcpServer *server)
 
 void ProxyServer::adoptConnection(QTcpSocket *socket)
 {
-    auto *connection = new HttpConnection(socket, m_options.httpLimits(), this);
     const qsizetype open = m_connections.size() + (m_workers ? m_workers->connectionCount() : 0);
-    if (m_stopping || open >= m_options.maxClients) {
-        if (m_rejecting >= m_rejectingCap) {
-            // A crowd beyond --max-clients: a lingering 503 for each would
-            // take every descriptor the upstream and the event loop need.
-            // The rest are closed at once, as nginx does past worker_connections.
-            ++m_closedAtAccept;
-            static QElapsedTimer lastWarning;
-            if (!lastWarning.isValid() || lastWarning.hasExpired(10'000)) {
-                lastWarning.start();
-                qCWarning(lcHttp).noquote()
-                    << QStringLiteral("too many clients: %1 already getting their 503; closing the next ones "
-                                      "at once (%2 so far)").arg(m_rejecting).arg(m_closedAtAccept);
-            }
-            connection->close();
-            connection->deleteLater();
-            return;
+    const bool refused = m_stopping || open >= m_options.maxClients;
+    if (refused && m_rejecting >= m_rejectingCap) {
+        // A crowd beyond --max-clients: a lingering 503 for each would take
+        // every descriptor the upstream and the event loop need. The rest
+        // are closed at once, as nginx does past worker_connections.
+        ++m_closedAtAccept;
+        static QElapsedTimer lastWarning;
+        if (!lastWarning.isValid() || lastWarning.hasExpired(10'000)) {
+            lastWarning.start();
+            qCWarning(lcHttp).noquote()
+                << QStringLiteral("too many clients: %1 already getting their 503; closing the next ones "
+                                  "at once (%2 so far)").arg(m_rejecting).arg(m_closedAtAccept);
         }
+        socket->abort();
+        socket->deleteLater();
+        return;
+    }
+    auto *connection = new HttpConnection(socket, m_options.httpLimits(), this);
+    if (refused) {
         ++m_rejecting;
         connect(connection, &HttpConnection::closed, this, [this] { --m_rejecting; });
         connect(connection, &HttpConnection::closed, connection, &QObject::deleteLater);
