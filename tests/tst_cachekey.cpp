@@ -17,6 +17,8 @@ private slots:
     void authorizationAndCookieDoNotCollide();
     void keyIncludesMethod();
     void toStringHoldsAllParts();
+    void acceptedEncodingsAreASet();
+    void differentAcceptEncodingGivesSeparateEntries();
 };
 
 void TestCacheKey::normalizeUrlGivesOneFormPerResource_data()
@@ -131,6 +133,45 @@ void TestCacheKey::toStringHoldsAllParts()
     const CacheKey key("GET", "https://a.com/x", "0123456789abcdef");
     QCOMPARE(key.toString(), QString("GET https://a.com/x 0123456789abcdef"));
     QCOMPARE(CacheKey("GET", "https://a.com/x", {}).toString(), QString("GET https://a.com/x"));
+}
+
+void TestCacheKey::acceptedEncodingsAreASet()
+{
+    QCOMPARE(CacheKey::acceptedEncodings(HttpHeaders{}), QByteArray());
+    const QByteArray requestsLib = CacheKey::acceptedEncodings(HttpHeaders{{"Accept-Encoding", "gzip, deflate"}});
+    QCOMPARE(requestsLib, QByteArray("deflate,gzip"));
+    // Order, case, spaces and repetition (across fields too) do not matter.
+    QCOMPARE(CacheKey::acceptedEncodings(HttpHeaders{{"Accept-Encoding", "Deflate"}, {"accept-encoding", " GZIP ,gzip"}}),
+             requestsLib);
+    // Weights are part of the meaning.
+    QCOMPARE(CacheKey::acceptedEncodings(HttpHeaders{{"Accept-Encoding", "gzip;q=0, identity"}}),
+             QByteArray("gzip;q=0,identity"));
+}
+
+void TestCacheKey::differentAcceptEncodingGivesSeparateEntries()
+{
+    // Accept-Encoding passes to the upstream: a gzip answer stored for one
+    // client must not reach one that asked for none (curl, by default).
+    Request plain;
+    plain.url = QUrl("https://oauth.reddit.com/r/python/hot.json");
+    Request gzip = plain;
+    gzip.headers.add("Accept-Encoding", "gzip, deflate");
+    Request gzipAgain = plain;
+    gzipAgain.headers.add("Accept-Encoding", "deflate,GZIP");
+    const CacheKey plainKey = CacheKey::forRequest(plain);
+    const CacheKey gzipKey = CacheKey::forRequest(gzip);
+    QVERIFY(plainKey != gzipKey);
+    QCOMPARE(CacheKey::forRequest(gzipAgain), gzipKey);
+    QCOMPARE(qHash(CacheKey::forRequest(gzipAgain)), qHash(gzipKey));
+    QCOMPARE(gzipKey.toString(), QString("GET https://oauth.reddit.com/r/python/hot.json ae=deflate,gzip"));
+
+    ResponseCache cache(30, 1 << 20);
+    Response compressed = okResponse("\x1f\x8b...");
+    compressed.headers.set("Content-Encoding", "gzip");
+    QVERIFY(cache.store(gzipKey, compressed));
+    QVERIFY(!cache.lookup(plainKey));
+    QVERIFY(cache.lookup(CacheKey::forRequest(gzipAgain)));
+    QCOMPARE(cache.evict({plain.url.toString()}), 1); // eviction by URL reaches every variant
 }
 
 QTEST_GUILESS_MAIN(TestCacheKey)

@@ -232,6 +232,29 @@ private slots:
         QCOMPARE(m_reddit->targetCount(target), 4);
     }
 
+    void differentAcceptEncodingNeverSharesAnEntry()
+    {
+        // Accept-Encoding passes to the upstream, so a gzip answer is kept
+        // apart from a plain one; the same set of codings shares an entry,
+        // on the main thread and on the serving threads alike.
+        const QByteArray target = "/r/encodings/hot.json?limit=2";
+        const RawResponse gzipFirst = fetch(port(), get(target, {{"Accept-Encoding", "gzip, deflate"}}));
+        QCOMPARE(gzipFirst.header("x-cache"), QByteArray("MISS"));
+        const RawResponse plainFirst = fetch(port(), get(target));
+        QCOMPARE(plainFirst.header("x-cache"), QByteArray("MISS"));
+        QVERIFY(gzipFirst.body != plainFirst.body); // the fake's serial tells them apart
+        for (int i = 0; i < 3; ++i) {
+            const RawResponse gzip = fetch(port(), get(target, {{"Accept-Encoding", "deflate,GZIP"}}));
+            QCOMPARE(gzip.header("x-cache"), QByteArray("HIT"));
+            QCOMPARE(gzip.body, gzipFirst.body);
+            const RawResponse plain = fetch(port(), get(target));
+            QCOMPARE(plain.header("x-cache"), QByteArray("HIT"));
+            QCOMPARE(plain.body, plainFirst.body);
+        }
+        QCOMPARE(fetch(port(), get(target, {{"Accept-Encoding", "br"}})).header("x-cache"), QByteArray("MISS"));
+        QCOMPARE(m_reddit->targetCount(target), 3);
+    }
+
     void identicalRequestsInFlightShareOneUpstreamCall()
     {
         const QByteArray target = "/r/coalesce/about.json?__delay_ms=400";

@@ -55,31 +55,54 @@ QByteArray CacheKey::credentialsHash(const HttpHeaders &headers)
     return hash.result().toHex().left(16);
 }
 
+QByteArray CacheKey::acceptedEncodings(const HttpHeaders &headers)
+{
+    const QList<QByteArray> values = headers.values("Accept-Encoding");
+    if (values.isEmpty())
+        return {};
+    QList<QByteArray> codings;
+    for (const QByteArray &value : values) {
+        for (const QByteArray &item : value.split(',')) {
+            QByteArray coding = item.toLower();
+            coding.removeIf([](char c) { return c == ' ' || c == '\t'; });
+            if (!coding.isEmpty())
+                codings.append(coding);
+        }
+    }
+    std::sort(codings.begin(), codings.end());
+    codings.erase(std::unique(codings.begin(), codings.end()), codings.end());
+    return codings.join(',');
+}
+
 CacheKey CacheKey::forRequest(const Request &request)
 {
     return CacheKey(request.method, normalizeUrl(request.url),
-                    credentialsHash(request.headers));
+                    credentialsHash(request.headers), acceptedEncodings(request.headers));
 }
 
-CacheKey::CacheKey(QByteArray method, QString normalizedUrl, QByteArray credentials)
+CacheKey::CacheKey(QByteArray method, QString normalizedUrl, QByteArray credentials, QByteArray encodings)
     : m_method(std::move(method))
     , m_url(std::move(normalizedUrl))
     , m_credentials(std::move(credentials))
+    , m_encodings(std::move(encodings))
 {
 }
 
 QString CacheKey::toString() const
 {
-    // A normalized URL never holds a space, so the parts cannot run together.
+    // A normalized URL never holds a space, so the parts cannot run together;
+    // a credentials hash is hex, so it never starts with "ae=".
     QString s = QString::fromLatin1(m_method) + QLatin1Char(' ') + m_url;
     if (!m_credentials.isEmpty())
         s += QLatin1Char(' ') + QString::fromLatin1(m_credentials);
+    if (!m_encodings.isEmpty())
+        s += QStringLiteral(" ae=") + QString::fromLatin1(m_encodings);
     return s;
 }
 
 size_t qHash(const CacheKey &key, size_t seed)
 {
-    return qHashMulti(seed, key.method(), key.normalizedUrl(), key.credentials());
+    return qHashMulti(seed, key.method(), key.normalizedUrl(), key.credentials(), key.encodings());
 }
 
 } // namespace prawmp

@@ -117,13 +117,14 @@ bool constantTimeEquals(QByteArrayView a, QByteArrayView b)
 // peek buffer. `refuse` means "not ours": the main path will answer it.
 struct Peeked
 {
-    enum class Field { Other, Authorization, Cookie, UserAgent, ProxyAuthorization };
+    enum class Field { Other, Authorization, Cookie, UserAgent, ProxyAuthorization, AcceptEncoding };
 
     QByteArrayView target;
     QByteArrayView userAgent;
     QByteArrayView proxyAuthorization;
     QVarLengthArray<QByteArrayView, 2> authorization;
     QVarLengthArray<QByteArrayView, 2> cookies;
+    QVarLengthArray<QByteArrayView, 1> acceptEncoding;
     Field field = Field::Other;
     bool lastWasValue = true;
     bool complete = false;
@@ -180,6 +181,10 @@ const http_parser_settings &peekSettings()
                 if (equalsNoCase(name, "content-length"))
                     return refuse(p);
                 break;
+            case 15:
+                if (equalsNoCase(name, "accept-encoding"))
+                    r->field = Peeked::Field::AcceptEncoding;
+                break;
             case 17:
                 if (equalsNoCase(name, "transfer-encoding"))
                     return refuse(p);
@@ -206,6 +211,9 @@ const http_parser_settings &peekSettings()
                 break;
             case Peeked::Field::Cookie:
                 r->cookies.append(value);
+                break;
+            case Peeked::Field::AcceptEncoding:
+                r->acceptEncoding.append(value);
                 break;
             case Peeked::Field::UserAgent:
                 if (r->userAgent.isNull())
@@ -686,9 +694,9 @@ bool ProxyWorker::answerHit(Conn *c, const Peeked &request, qint64 now, std::vec
         && !constantTimeEquals(request.proxyAuthorization.trimmed(), config.expectedProxyAuthorization))
         return false; // the main path answers 407
 
-    // The memo key: target, then the credentials the cache key hashes.
+    // The memo key: target, then the credentials and codings the cache key holds.
     QByteArray memoKey;
-    if (request.authorization.isEmpty() && request.cookies.isEmpty()) {
+    if (request.authorization.isEmpty() && request.cookies.isEmpty() && request.acceptEncoding.isEmpty()) {
         memoKey = QByteArray::fromRawData(request.target.data(), request.target.size());
     } else {
         memoKey = request.target.toByteArray();
@@ -696,6 +704,8 @@ bool ProxyWorker::answerHit(Conn *c, const Peeked &request, qint64 now, std::vec
             memoKey.append("\0a:", 3).append(v);
         for (QByteArrayView v : request.cookies)
             memoKey.append("\0c:", 3).append(v);
+        for (QByteArrayView v : request.acceptEncoding)
+            memoKey.append("\0e:", 3).append(v);
     }
     auto it = m_memo.find(memoKey);
     if (it == m_memo.end()) {
@@ -712,8 +722,11 @@ bool ProxyWorker::answerHit(Conn *c, const Peeked &request, qint64 now, std::vec
             credentials.add("Authorization", v.toByteArray());
         for (QByteArrayView v : request.cookies)
             credentials.add("Cookie", v.toByteArray());
+        HttpHeaders codings;
+        for (QByteArrayView v : request.acceptEncoding)
+            codings.add("Accept-Encoding", v.toByteArray());
         memo.key = CacheKey(QByteArrayLiteral("GET"), CacheKey::normalizeUrl(route.url),
-                            CacheKey::credentialsHash(credentials));
+                            CacheKey::credentialsHash(credentials), CacheKey::acceptedEncodings(codings));
         memo.host = route.url.host().toLower();
         QByteArray stored(memoKey.constData(), memoKey.size()); // a deep copy
         it = m_memo.insert(stored, memo);
