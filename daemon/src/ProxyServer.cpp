@@ -1,5 +1,6 @@
 #include "ProxyServer.h"
 
+#include "ConstantTime.h"
 #include "ControlEndpoints.h"
 #include "FileDescriptorBudget.h"
 #include "ProxyWorker.h"
@@ -27,17 +28,6 @@ Q_LOGGING_CATEGORY(lcRequests, "prawmp.requests")
 namespace prawmp {
 
 namespace {
-
-// Compares without leaking the token's length-prefix through timing.
-bool constantTimeEquals(const QByteArray &a, const QByteArray &b)
-{
-    if (a.size() != b.size())
-        return false;
-    unsigned char diff = 0;
-    for (qsizetype i = 0; i < a.size(); ++i)
-        diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-    return diff == 0;
-}
 
 // Headers that only concern the hop between client and daemon.
 void stripClientOnlyHeaders(HttpHeaders &headers)

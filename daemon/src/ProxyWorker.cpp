@@ -1,6 +1,7 @@
 #include "ProxyWorker.h"
 
 #include "ClientRegistry.h"
+#include "ConstantTime.h"
 #include "ProxyServer.h"
 #include "Router.h"
 
@@ -101,16 +102,6 @@ void appendNumber(QByteArray &out, qint64 value)
     char buffer[24];
     const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
     out.append(buffer, result.ptr - buffer);
-}
-
-bool constantTimeEquals(QByteArrayView a, QByteArrayView b)
-{
-    if (a.size() != b.size())
-        return false;
-    unsigned char diff = 0;
-    for (qsizetype i = 0; i < a.size(); ++i)
-        diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-    return diff == 0;
 }
 
 // One request peeked at: only what the fast path needs, as views into the
