@@ -254,6 +254,57 @@ private slots:
         QVERIFY(daemon.stop());
     }
 
+    // prawcore sleeps until X-Ratelimit-Reset when X-Ratelimit-Remaining is
+    // 0. If the daemon announced a later reset than its own queue's next
+    // grant, such a client would wake after the window opened and lose the
+    // turns the others took meanwhile (seen as one PRAW bot of four getting
+    // a fifth of their rounds). So: after "0 remaining, reset R", the next
+    // request is never answered sooner than R seconds later.
+    void budgetHeadersNeverAnnounceALaterResetThanTheQueueGrants()
+    {
+        constexpr int kBudget = 4;
+        FakeReddit reddit;
+        reddit.setBudget(kBudget, 2.0);
+        QVERIFY(reddit.listen());
+        ProcessFixture daemon;
+        QVERIFY2(startDaemon(daemon, {"--upstream", upstreamArg(reddit.port())}), qPrintable(daemon.describe()));
+
+        int checked = 0;
+        int lastReset = -1;
+        QElapsedTimer sinceExhausted;
+        QElapsedTimer run;
+        run.start();
+        for (int i = 0; i < 40 && checked < 4 && run.elapsed() < 20'000; ++i) {
+            const RawResponse r = fetch(daemon.port(), get("/r/reset/about.json?n=" + QByteArray::number(i)));
+            QCOMPARE(r.status, 200);
+            if (lastReset >= 0) {
+                const qint64 waited = sinceExhausted.elapsed();
+                QVERIFY2(lastReset * 1000 <= waited + 100,
+                         qPrintable(QStringLiteral("announced reset %1 s, next request answered after %2 ms")
+                                        .arg(lastReset)
+                                        .arg(waited)));
+                ++checked;
+                lastReset = -1;
+            }
+            bool okRemaining = false, okReset = false, okUsed = false;
+            const double remaining = r.header("x-ratelimit-remaining").toDouble(&okRemaining);
+            const int reset = r.header("x-ratelimit-reset").toInt(&okReset);
+            const int used = r.header("x-ratelimit-used").toInt(&okUsed);
+            if (i == 0 && !okRemaining)
+                continue; // the budget is learnt from the first answer
+            QVERIFY2(okRemaining && okReset && okUsed, qPrintable(r.describe()));
+            QVERIFY2(reset >= 0 && reset < 2, qPrintable(r.describe())); // whole seconds left of a 2 s window
+            QCOMPARE(used + int(remaining), kBudget);
+            if (remaining == 0) {
+                lastReset = reset;
+                sinceExhausted.start();
+            }
+        }
+        QVERIFY2(checked >= 2, qPrintable(QString::number(checked)));
+        QVERIFY(reddit.windowStats().withinBudget(kBudget));
+        QVERIFY(daemon.stop());
+    }
+
     void maxQueueWaitIsTheDefaultBound()
     {
         FakeReddit reddit;

@@ -47,7 +47,10 @@ void applyBudgetHeaders(Response &response, const DomainState &s)
     const double remaining = std::max(0.0, std::floor(s.remaining));
     response.headers.set("X-Ratelimit-Remaining", QByteArray::number(remaining, 'f', 1));
     response.headers.set("X-Ratelimit-Used", QByteArray::number(std::max(0, s.budget - int(remaining))));
-    response.headers.set("X-Ratelimit-Reset", QByteArray::number(qint64(std::ceil(s.secondsToReset))));
+    // Whole seconds rounded down, as Reddit does: a client that sleeps until
+    // the reset (prawcore does when nothing remains) must not wake after the
+    // window has opened, or it misses the turns its queue would have had.
+    response.headers.set("X-Ratelimit-Reset", QByteArray::number(qint64(std::floor(s.secondsToReset))));
 }
 
 namespace {
