@@ -198,6 +198,37 @@ Apply scalar(F f)
     return [f](DaemonOptions &o, const QStringList &values) { return f(o, values.last()); };
 }
 
+// An integer option within [lo, hi], stored in `field`.
+template <typename T>
+Apply integerInto(T DaemonOptions::*field, qint64 lo, qint64 hi)
+{
+    return scalar([field, lo, hi](DaemonOptions &o, const QString &v) -> QString {
+        qint64 n = 0;
+        if (QString e = parseInteger(v, lo, hi, &n); !e.isEmpty())
+            return e;
+        o.*field = T(n);
+        return {};
+    });
+}
+
+// A byte size option (suffixes K, M, G), stored in `field`.
+Apply byteSizeInto(qint64 DaemonOptions::*field)
+{
+    return scalar([field](DaemonOptions &o, const QString &v) -> QString {
+        if (!DaemonOptions::parseByteSize(v, &(o.*field)))
+            return QStringLiteral("%1 is not a size (e.g. 1048576, 64M, 1G)").arg(quoted(v));
+        return {};
+    });
+}
+
+// A duration option in seconds, stored in `field`.
+Apply secondsInto(double DaemonOptions::*field, bool mustBePositive)
+{
+    return scalar([field, mustBePositive](DaemonOptions &o, const QString &v) {
+        return parseSeconds(v, &(o.*field), mustBePositive);
+    });
+}
+
 QString seconds(double v)
 {
     return QString::number(v, 'g', 10);
@@ -217,14 +248,7 @@ QList<OptionSpec> makeSpecs()
                   return {};
               })});
     s.append({u"port"_s, u"PORT"_s, u"TCP port to listen on (0: any free port)."_s,
-              QString::number(def.port), false, true, {},
-              scalar([](DaemonOptions &o, const QString &v) -> QString {
-                  qint64 p = 0;
-                  if (QString e = parseInteger(v, 0, 65535, &p); !e.isEmpty())
-                      return e;
-                  o.port = quint16(p);
-                  return {};
-              })});
+              QString::number(def.port), false, true, {}, integerInto(&DaemonOptions::port, 0, 65535)});
     s.append({u"upstream"_s, u"URL"_s,
               u"Send every route to this URL instead of www.reddit.com / oauth.reddit.com."_s,
               u"Reddit's routes"_s, false, true, {},
@@ -267,9 +291,7 @@ QList<OptionSpec> makeSpecs()
     s.append({u"delay"_s, u"SECONDS"_s,
               u"Fixed mode: seconds between two upstream requests of one domain; adaptive mode: the pace until the upstream announces its budget."_s,
               seconds(def.delaySeconds), false, true, {},
-              scalar([](DaemonOptions &o, const QString &v) {
-                  return parseSeconds(v, &o.delaySeconds, false);
-              })});
+              secondsInto(&DaemonOptions::delaySeconds, false)});
     s.append({u"rate-mode"_s, u"MODE"_s,
               u"adaptive (follow the X-Ratelimit-* budget) or fixed (one request per --delay)."_s,
               u"adaptive"_s, false, true, {},
@@ -296,42 +318,21 @@ QList<OptionSpec> makeSpecs()
     s.append({u"cache-ttl"_s, u"SECONDS"_s,
               u"How long GET/HEAD responses are cached (0: no caching)."_s,
               seconds(def.cacheTtlSeconds), false, true, {},
-              scalar([](DaemonOptions &o, const QString &v) {
-                  return parseSeconds(v, &o.cacheTtlSeconds, false);
-              })});
+              secondsInto(&DaemonOptions::cacheTtlSeconds, false)});
     s.append({u"cache-max-bytes"_s, u"BYTES"_s,
               u"Cache size bound; suffixes K, M, G (binary) accepted."_s, u"256M"_s, false,
-              true, {}, scalar([](DaemonOptions &o, const QString &v) -> QString {
-                  if (!DaemonOptions::parseByteSize(v, &o.cacheMaxBytes))
-                      return QStringLiteral("%1 is not a size (e.g. 1048576, 64M, 1G)").arg(quoted(v));
-                  return {};
-              })});
+              true, {}, byteSizeInto(&DaemonOptions::cacheMaxBytes)});
     s.append({u"upstream-timeout"_s, u"SECONDS"_s,
               u"Give up on an upstream request after this long (504)."_s,
               seconds(def.upstreamTimeoutSeconds), false, true, {},
-              scalar([](DaemonOptions &o, const QString &v) {
-                  return parseSeconds(v, &o.upstreamTimeoutSeconds, true);
-              })});
+              secondsInto(&DaemonOptions::upstreamTimeoutSeconds, true)});
     s.append({u"max-clients"_s, u"N"_s,
               u"Most client connections at once; more are answered 503."_s,
               QString::number(def.maxClients), false, true, {},
-              scalar([](DaemonOptions &o, const QString &v) -> QString {
-                  qint64 n = 0;
-                  if (QString e = parseInteger(v, 1, std::numeric_limits<int>::max(), &n); !e.isEmpty())
-                      return e;
-                  o.maxClients = int(n);
-                  return {};
-              })});
+              integerInto(&DaemonOptions::maxClients, 1, std::numeric_limits<int>::max())});
     s.append({u"threads"_s, u"N"_s,
               u"Threads that answer cache hits by themselves; 0 serves everything on the main thread (the default: one per core)."_s,
-              QString::number(def.threads), false, true, {},
-              scalar([](DaemonOptions &o, const QString &v) -> QString {
-                  qint64 n = 0;
-                  if (QString e = parseInteger(v, 0, 256, &n); !e.isEmpty())
-                      return e;
-                  o.threads = int(n);
-                  return {};
-              })});
+              QString::number(def.threads), false, true, {}, integerInto(&DaemonOptions::threads, 0, 256)});
     s.append({u"max-queue-wait"_s, u"SECONDS"_s,
               u"Answer 503 at once when a request would wait longer for the rate limit ('none': no bound; X-Mp-Max-Wait overrides per request)."_s,
               u"none"_s, false, true, {},
@@ -345,22 +346,14 @@ QList<OptionSpec> makeSpecs()
     s.append({u"header-timeout"_s, u"SECONDS"_s,
               u"A client must send its request headers within this time (408)."_s,
               seconds(def.headerTimeoutSeconds), false, true, {},
-              scalar([](DaemonOptions &o, const QString &v) {
-                  return parseSeconds(v, &o.headerTimeoutSeconds, true);
-              })});
+              secondsInto(&DaemonOptions::headerTimeoutSeconds, true)});
     s.append({u"idle-timeout"_s, u"SECONDS"_s,
               u"Close a keep-alive client connection idle for this long."_s,
               seconds(def.idleTimeoutSeconds), false, true, {},
-              scalar([](DaemonOptions &o, const QString &v) {
-                  return parseSeconds(v, &o.idleTimeoutSeconds, true);
-              })});
+              secondsInto(&DaemonOptions::idleTimeoutSeconds, true)});
     s.append({u"max-body-bytes"_s, u"BYTES"_s,
               u"Largest request body accepted (413); suffixes K, M, G accepted."_s, u"32M"_s,
-              false, true, {}, scalar([](DaemonOptions &o, const QString &v) -> QString {
-                  if (!DaemonOptions::parseByteSize(v, &o.maxBodyBytes))
-                      return QStringLiteral("%1 is not a size (e.g. 1048576, 64M, 1G)").arg(quoted(v));
-                  return {};
-              })});
+              false, true, {}, byteSizeInto(&DaemonOptions::maxBodyBytes)});
     s.append({u"auth-token"_s, u"TOKEN"_s,
               u"Clients must send 'Proxy-Authorization: Bearer TOKEN'. Prefer the config file: a command line is visible to other users."_s,
               u"none"_s, false, true, {},
