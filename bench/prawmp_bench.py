@@ -49,6 +49,8 @@ import time
 import urllib.parse
 from pathlib import Path
 
+from benchlib import free_port, wait_port
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SECTIONS = ["budget", "collapse", "hits", "miss", "many", "fairness", "profile"]
@@ -142,22 +144,6 @@ def _drain(stream, out):
     except (ValueError, OSError):
         pass
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, timeout=10.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return True
-        except OSError:
-            time.sleep(0.05)
-    return False
 
 
 def http_call(port, method, path, headers=None, body=None, timeout=10):
