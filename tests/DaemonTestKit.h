@@ -515,4 +515,12 @@ inline QString upstreamArg(quint16 port)
     return QStringLiteral("http://127.0.0.1:%1").arg(port);
 }
 
+// Daemon options for tests of behaviour, not pacing: every route to the
+// upstream on `upstreamPort`, no delay between upstream requests.
+inline QStringList unpacedDaemonArgs(quint16 upstreamPort)
+{
+    return {QStringLiteral("--upstream"), upstreamArg(upstreamPort), QStringLiteral("--rate-mode"),
+            QStringLiteral("fixed"), QStringLiteral("--delay"), QStringLiteral("0")};
+}
+
 } // namespace dtk

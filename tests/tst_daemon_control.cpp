@@ -248,11 +248,7 @@ class TestDaemonControl : public QObject
 private:
     FakeReddit m_reddit;
 
-    QStringList baseArgs() const
-    {
-        return {QStringLiteral("--upstream"), upstreamArg(m_reddit.port()), QStringLiteral("--rate-mode"),
-                QStringLiteral("fixed"), QStringLiteral("--delay"), QStringLiteral("0")};
-    }
+    QStringList baseArgs() const { return unpacedDaemonArgs(m_reddit.port()); }
 
 private slots:
     void initTestCase()

@@ -17,11 +17,7 @@ class TestDaemonErrors : public QObject
 private:
     FakeReddit m_reddit;
 
-    QStringList baseArgs() const
-    {
-        return {QStringLiteral("--upstream"), upstreamArg(m_reddit.port()), QStringLiteral("--rate-mode"),
-                QStringLiteral("fixed"), QStringLiteral("--delay"), QStringLiteral("0")};
-    }
+    QStringList baseArgs() const { return unpacedDaemonArgs(m_reddit.port()); }
 
     // Sends `bytes` on a new connection; expects one error answer and the close.
     static QString refusedAndClosed(quint16 port, const QByteArray &bytes, int status, const QString &code)

@@ -33,11 +33,7 @@ private:
     FakeReddit m_reddit;
     QTemporaryDir m_dir;
 
-    QStringList baseArgs() const
-    {
-        return {QStringLiteral("--upstream"), upstreamArg(m_reddit.port()), QStringLiteral("--rate-mode"),
-                QStringLiteral("fixed"), QStringLiteral("--delay"), QStringLiteral("0")};
-    }
+    QStringList baseArgs() const { return unpacedDaemonArgs(m_reddit.port()); }
 
 private slots:
     void initTestCase()

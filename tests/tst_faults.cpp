@@ -46,9 +46,7 @@ private:
 
     QStringList baseArgs(const QStringList &extra = {}) const
     {
-        return QStringList{"--upstream", upstreamArg(m_reddit.port()), "--rate-mode", "fixed", "--delay", "0",
-                           "--upstream-timeout", "2"}
-            + extra;
+        return unpacedDaemonArgs(m_reddit.port()) + QStringList{"--upstream-timeout", "2"} + extra;
     }
 
     // The daemon still answers a new client, a miss and a control call.
