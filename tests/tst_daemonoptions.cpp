@@ -523,6 +523,8 @@ private slots:
                  QStringList{u"--auth-token"_s, token, u"stray"_s},
                  QStringList{u"--auth-token="_s + token, u"--bogus"_s},
                  QStringList{u"--auth-token"_s, token, u"--port"_s, u"x"_s},
+                 // --delay takes "--auth-token" as its value, the token is a stray argument.
+                 QStringList{u"--delay"_s, u"--auth-token"_s, token},
                  QStringList{u"--redis"_s, u"redis://:hunter2pw@host/notadb"_s}}) {
             const DaemonOptionsResult bad = parse(args);
             QVERIFY(!bad.ok());

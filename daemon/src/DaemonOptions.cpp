@@ -571,12 +571,28 @@ DaemonOptionsResult build(const Values &commandLine, const QString &configFile)
     return result;
 }
 
-QString scrub(QString text, const Values &commandLine)
+QString scrub(QString text, const QStringList &secrets)
 {
-    const QString token = commandLine.value(u"auth-token"_s).value(0);
-    if (!token.isEmpty())
-        text.replace(token, kRedacted);
+    for (const QString &secret : secrets) {
+        if (!secret.isEmpty())
+            text.replace(secret, kRedacted);
+    }
     return text;
+}
+
+// Every word the command line gives as a token, also where a mistake made
+// the parser read it otherwise: in `--delay --auth-token SECRET`, SECRET is
+// a stray argument to the parser, yet the user meant it as the token.
+QStringList tokensOnCommandLine(const QStringList &arguments)
+{
+    QStringList tokens;
+    for (qsizetype i = 0; i < arguments.size(); ++i) {
+        if (arguments[i] == u"--auth-token" && i + 1 < arguments.size())
+            tokens.append(arguments[i + 1]);
+        else if (arguments[i].startsWith(u"--auth-token="))
+            tokens.append(arguments[i].mid(13));
+    }
+    return tokens;
 }
 
 } // namespace
@@ -754,20 +770,13 @@ DaemonOptionsResult DaemonOptionsParser::parse(const QStringList &arguments)
 {
     DaemonOptionsResult result;
     Values commandLine;
+    const QStringList givenTokens = tokensOnCommandLine(arguments);
     const auto fail = [&](const QString &message) {
-        result.error = scrub(message, commandLine);
+        result.error = scrub(message, givenTokens + commandLine.value(u"auth-token"_s));
         return result;
     };
-    if (!d->parser.parse(arguments)) {
-        // Qt names only the option, never the value, in its errors.
-        for (qsizetype i = 0; i < arguments.size(); ++i) {
-            if (arguments[i] == u"--auth-token" && i + 1 < arguments.size())
-                commandLine[u"auth-token"_s] = {arguments[i + 1]};
-            else if (arguments[i].startsWith(u"--auth-token="))
-                commandLine[u"auth-token"_s] = {arguments[i].mid(13)};
-        }
+    if (!d->parser.parse(arguments))
         return fail(d->parser.errorText());
-    }
     if (d->parser.isSet(u"help"_s) || d->parser.optionNames().contains(u"help-all"_s)) {
         result.action = DaemonAction::ShowHelp;
         return result;
@@ -805,7 +814,7 @@ DaemonOptionsResult DaemonOptionsParser::parse(const QStringList &arguments)
 DaemonOptionsResult DaemonOptionsParser::reload() const
 {
     DaemonOptionsResult result = build(d->commandLine, d->configFile);
-    result.error = scrub(result.error, d->commandLine);
+    result.error = scrub(result.error, d->commandLine.value(u"auth-token"_s));
     return result;
 }
 
