@@ -145,7 +145,6 @@ def _drain(stream, out):
         pass
 
 
-
 def http_call(port, method, path, headers=None, body=None, timeout=10):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
