@@ -51,8 +51,11 @@ if(TARGET praw-multiprocess)
   install(SCRIPT ${CMAKE_CURRENT_LIST_DIR}/InstallSystemFiles.cmake)
 endif()
 
-# Debian's place for a package's documents: /usr/share/doc/<package>.
-install(FILES ${PROJECT_SOURCE_DIR}/README.md
+# Debian's place for a package's documents: /usr/share/doc/<package>, with
+# the licence (BSD-2-Clause) and the machine-readable copyright file that
+# names the libraries the programs use and their licences.
+install(FILES ${PROJECT_SOURCE_DIR}/README.md ${PROJECT_SOURCE_DIR}/LICENSE
+              ${CMAKE_CURRENT_LIST_DIR}/debian/copyright
         DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/praw-multiprocess)
 
 # ---- CPack: one Debian package with the programs, the library (+ headers,

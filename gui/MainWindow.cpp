@@ -20,6 +20,7 @@
 #include <QCloseEvent>
 #include <QComboBox>
 #include <QDateTime>
+#include <QFile>
 #include <QGridLayout>
 #include <QIcon>
 #include <QInputDialog>
@@ -28,6 +29,7 @@
 #include <QLineEdit>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QPushButton>
 #include <QRegularExpression>
 #include <QSplitter>
 #include <QStatusBar>
@@ -636,8 +638,17 @@ QString MainWindow::aboutText() const
     return tr("<h3>praw-multiprocess dashboard %1</h3>"
               "<p>Watches a praw-multiprocess daemon: the shared Reddit API rate budget, the response "
               "cache and the programs that use them.</p>%2"
-              "<p>Built with Qt %3 (running on Qt %4).</p>")
+              "<p>Built with Qt %3 (running on Qt %4).</p>"
+              "<p>Free software under the BSD 2-Clause licence, as PRAW is "
+              "(<i>Show Details</i> for its text). Qt is used under the LGPL-3 "
+              "(<i>About Qt</i>).</p>")
         .arg(QStringLiteral(PRAWMP_VERSION), daemon, QStringLiteral(QT_VERSION_STR), QString::fromLatin1(qVersion()));
+}
+
+QString MainWindow::licenceText()
+{
+    QFile licence(QStringLiteral(":/doc/LICENSE"));
+    return licence.open(QIODevice::ReadOnly) ? QString::fromUtf8(licence.readAll()) : QString();
 }
 
 void MainWindow::showAbout()
@@ -651,6 +662,10 @@ void MainWindow::showAbout()
     m_aboutBox->setTextFormat(Qt::RichText);
     m_aboutBox->setText(aboutText());
     m_aboutBox->setIconPixmap(windowIcon().pixmap(64, 64));
+    m_aboutBox->setDetailedText(licenceText());
+    m_aboutBox->setStandardButtons(QMessageBox::Ok);
+    QAbstractButton *aboutQt = m_aboutBox->addButton(tr("About &Qt"), QMessageBox::HelpRole);
+    connect(aboutQt, &QAbstractButton::clicked, qApp, &QApplication::aboutQt);
     m_aboutBox->setAttribute(Qt::WA_DeleteOnClose);
     m_aboutBox->open();
 }

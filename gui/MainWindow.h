@@ -59,6 +59,8 @@ public:
     QMessageBox *clearConfirmation() const;
     QMessageBox *aboutBox() const;
     QString aboutText() const;
+    // The project's licence (BSD-2-Clause), compiled in from LICENSE.
+    static QString licenceText();
 
     void copyStatsSnapshot();
     void startLocalDaemon();

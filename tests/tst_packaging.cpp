@@ -11,6 +11,7 @@
 // The build directory is the parent of this test's own directory; the test
 // installs and packages whatever that build holds, so run it after a full
 // build (ctest does). Heavy (a cmake configure + build, a cpack): serial.
+#include "BuildTree.h"
 #include "DaemonOptions.h"
 #include "ProcessFixture.h"
 #include "TestPrograms.h"
@@ -28,6 +29,7 @@
 #include <QTest>
 
 using prawmp::test::ProcessFixture;
+using prawmp::test::readCMakeCache;
 using namespace Qt::Literals::StringLiterals;
 
 namespace {
@@ -96,18 +98,6 @@ bool writeFile(const QString &path, const QByteArray &content)
 }
 
 // "KEY:TYPE=VALUE" lines of a CMakeCache.txt.
-QHash<QString, QString> readCMakeCache(const QString &path)
-{
-    QHash<QString, QString> cache;
-    static const QRegularExpression line(QStringLiteral("^([A-Za-z0-9_.+-]+):[A-Z]+=(.*)$"));
-    for (const QString &l : QString::fromUtf8(readFile(path)).split(u'\n')) {
-        const QRegularExpressionMatch m = line.match(l);
-        if (m.hasMatch())
-            cache.insert(m.captured(1), m.captured(2));
-    }
-    return cache;
-}
-
 // One option of a QCommandLineParser help text: long name and default.
 struct HelpOption
 {
@@ -200,6 +190,7 @@ private:
     QString m_example;      // examples/ built against m_prefix
     QString m_debRoot;      // `dpkg -x` of the package
     QStringList m_debFiles; // `dpkg-deb -c`, as "./usr/bin/..."
+    QString m_deb;          // the package cpack built
 
     QString cmake() const { return m_cache.value(u"CMAKE_COMMAND"_s, u"cmake"_s); }
     QString cpack() const { return m_cache.value(u"CMAKE_CPACK_COMMAND"_s, u"cpack"_s); }
@@ -260,6 +251,8 @@ private slots:
             u"etc/praw-multiprocess.ini"_s,
             u"share/man/man1/praw-multiprocess.1.gz"_s,
             u"share/man/man1/praw-multiprocess-client.1.gz"_s,
+            u"share/doc/praw-multiprocess/LICENSE"_s,
+            u"share/doc/praw-multiprocess/copyright"_s,
         };
         if (!prawmp::test::clientProgram().isEmpty())
             expected << u"bin/praw-multiprocess-client"_s;
@@ -484,6 +477,7 @@ int main()
         const QStringList debs = QDir(out).entryList({u"*.deb"_s}, QDir::Files);
         QCOMPARE(debs.size(), 1);
         const QString deb = out + u'/' + debs.first();
+        m_deb = deb;
         QVERIFY2(debs.first().startsWith(u"praw-multiprocess_"_s + version() + u'_'), qPrintable(debs.first()));
 
         // Control fields: name, the one version, Depends on the runtime packages.
@@ -548,6 +542,8 @@ int main()
             u"./usr/share/man/man1/praw-multiprocess.1.gz"_s,
             u"./usr/share/man/man1/praw-multiprocess-client.1.gz"_s,
             u"./usr/share/doc/praw-multiprocess/README.md"_s,
+            u"./usr/share/doc/praw-multiprocess/LICENSE"_s,
+            u"./usr/share/doc/praw-multiprocess/copyright"_s,
         };
         if (!prawmp::test::clientProgram().isEmpty())
             expected << u"./usr/bin/praw-multiprocess-client"_s;
@@ -603,6 +599,48 @@ int main()
         const QByteArray unit = readFile(m_debRoot + u"/usr/lib/systemd/system/praw-multiprocess.service"_s);
         QVERIFY2(unit.contains("\nExecStart=/usr/bin/praw-multiprocess --config /etc/praw-multiprocess.ini\n"),
                  unit.constData());
+    }
+
+    // The licence travels with the package: Debian's machine-readable
+    // copyright file names the project's licence and those of the libraries
+    // it uses, and lintian finds nothing wrong with it.
+    void debianPackageCarriesTheCopyrightFile()
+    {
+        if (m_debRoot.isEmpty())
+            QSKIP("the package was not built (see debianPackageBuildsWithTheExpectedContents)");
+        const QString docDir = m_debRoot + u"/usr/share/doc/praw-multiprocess/"_s;
+        const QByteArray copyright = readFile(docDir + u"copyright"_s);
+        QVERIFY(copyright.startsWith(
+            "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n"));
+        QVERIFY(copyright.contains("\nFiles: *\n"));
+        for (const char *license : {"BSD-2-Clause", "LGPL-3", "BSD-3-Clause", "Expat"})
+            QVERIFY2(copyright.contains(QByteArray("\nLicense: ") + license + '\n'), license);
+        for (const char *library : {"Qt 6", "hiredis", "llhttp"})
+            QVERIFY2(copyright.contains(library), library);
+        QVERIFY(readFile(docDir + u"LICENSE"_s).startsWith("BSD 2-Clause License\n"));
+
+        const QString lintian = QStandardPaths::findExecutable(u"lintian"_s);
+        QVERIFY2(!lintian.isEmpty(), "lintian is not installed (scripts/install-deps installs it)");
+        const RunResult check = run(lintian, {u"--tag-display-limit"_s, u"0"_s, m_deb},
+                                    QProcessEnvironment::systemEnvironment(), {}, 240'000);
+        QVERIFY2(check.finished, qPrintable(check.describe()));
+        // Lines are "E: package: tag [details]"; lintian exits 1 when it
+        // reports any error, and this package is not a Debian upload (no
+        // changelog, CPack's layout), so only copyright tags are asserted.
+        static const QRegularExpression tagLine(u"^([EW]): [^:]+: (\\S+)"_s,
+                                                QRegularExpression::MultilineOption);
+        QStringList copyrightTags;
+        auto it = tagLine.globalMatch(check.out);
+        int tags = 0;
+        while (it.hasNext()) {
+            const auto m = it.next();
+            ++tags;
+            const QString tag = m.captured(2);
+            if (tag.contains(u"copyright"_s) || tag.contains(u"dep5"_s) || tag.contains(u"license"_s))
+                copyrightTags << m.captured(0);
+        }
+        QVERIFY2(copyrightTags.isEmpty(), qPrintable(copyrightTags.join(u'\n')));
+        qInfo("lintian: %d errors and warnings, none about the copyright", tags);
     }
 
     // ---- systemd unit ----------------------------------------------------
