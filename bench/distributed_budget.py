@@ -12,6 +12,7 @@ same daemons, each pacing alone) is the baseline that overshoots.
 Bounded: about (WINDOWS x WINDOW + 8) seconds per row. Standard library only.
 
     bench/distributed_budget.py --build-dir build
+    bench/distributed_budget.py --budget 20 --window 4 --daemons 2 --reset down,up,down-never-0 --baseline ''
 """
 
 import argparse
@@ -115,12 +116,13 @@ def run_clients(ports, clients, seconds, tag):
     return statuses
 
 
-def measure(args, procs, daemons, redis_port):
+def measure(args, procs, daemons, redis_port, reset="down"):
     fake, fake_port = procs.start([args.fake, "--port", "0", "--budget", str(args.budget),
-                                   "--window", str(args.window), "--latency-ms", str(args.latency_ms)],
+                                   "--window", str(args.window), "--latency-ms", str(args.latency_ms),
+                                   "--reset", reset],
                                   ready="Listening on")
     fake_port = int(fake_port)
-    prefix = "bench%d-%d:" % (os.getpid(), daemons)
+    prefix = "bench%d-%d-%s:" % (os.getpid(), daemons, reset)
     ports, started = [], []
     for _ in range(daemons):
         argv = [args.daemon, "--port", "0", "--upstream", "http://127.0.0.1:%d" % fake_port]
@@ -152,6 +154,7 @@ def measure(args, procs, daemons, redis_port):
     counts = [per_window.get(w, 0) for w in range(args.windows)]
     return {
         "daemons": daemons,
+        "reset": reset,
         "redis": bool(redis_port),
         "counts": counts,
         "utilization": sum(counts) / (args.budget * args.windows),
@@ -166,15 +169,19 @@ def main():
     here = os.path.dirname(os.path.abspath(__file__))
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--build-dir", default=os.path.join(here, "..", "build"))
+    parser.add_argument("--daemon", help="the praw-multiprocess program (default: in --build-dir)")
     parser.add_argument("--budget", type=int, default=30, help="requests per window (default 30)")
     parser.add_argument("--window", type=float, default=3.0, help="window seconds (default 3)")
     parser.add_argument("--windows", type=int, default=4, help="windows measured (default 4)")
     parser.add_argument("--clients", type=int, default=30, help="concurrent clients (default 30)")
     parser.add_argument("--latency-ms", type=int, default=0, help="upstream latency per answer (default 0)")
     parser.add_argument("--daemons", default="1,2,4", help="daemon counts (default 1,2,4)")
+    parser.add_argument("--reset", default="down",
+                        help="how the fake rounds X-Ratelimit-Reset, comma-separated: down, up, down-never-0 "
+                             "(default down; the baseline runs with the first)")
     parser.add_argument("--baseline", default="4", help="daemon counts also run without Redis (default 4; '' none)")
     args = parser.parse_args()
-    args.daemon = os.path.join(args.build_dir, "daemon", "praw-multiprocess")
+    args.daemon = args.daemon or os.path.join(args.build_dir, "daemon", "praw-multiprocess")
     args.fake = os.path.join(args.build_dir, "tests", "fake-reddit")
     redis = shutil.which("redis-server")
     for path in (args.daemon, args.fake):
@@ -191,25 +198,27 @@ def main():
                      "--appendonly", "no"], ready="Ready to accept connections")
         if not wait_port(redis_port):
             sys.exit("redis-server did not start")
-        plan = [(int(n), redis_port) for n in args.daemons.split(",") if n]
-        plan += [(int(n), None) for n in args.baseline.split(",") if n]
-        for daemons, port in plan:
-            row = measure(args, procs, daemons, port)
+        resets = [r for r in args.reset.split(",") if r]
+        plan = [(int(n), redis_port, r) for r in resets for n in args.daemons.split(",") if n]
+        plan += [(int(n), None, resets[0]) for n in args.baseline.split(",") if n]
+        for daemons, port, reset in plan:
+            row = measure(args, procs, daemons, port, reset)
             rows.append(row)
-            print("%d daemon(s)%s: %s" % (daemons, "" if port else " without Redis", json.dumps(row)),
-                  file=sys.stderr)
+            print("%d daemon(s)%s, reset %s: %s" % (daemons, "" if port else " without Redis", reset,
+                                                     json.dumps(row)), file=sys.stderr)
     finally:
         procs.stop_all()
 
     print("Budget %d requests per %g s window, upstream latency %d ms, %d clients, %d windows measured.\n"
           % (args.budget, args.window, args.latency_ms, args.clients, args.windows))
-    head = "| daemons | shared through | " + " | ".join("window %d" % (w + 1) for w in range(args.windows))
+    head = "| daemons | shared through | reset | " + " | ".join("window %d" % (w + 1) for w in range(args.windows))
     print(head + " | utilization | max per window | 429s |")
-    print("|" + "---|" * (args.windows + 5))
+    print("|" + "---|" * (args.windows + 6))
     for r in rows:
         cells = " | ".join("%d (%d%%)" % (c, round(100 * c / args.budget)) for c in r["counts"])
-        print("| %d | %s | %s | %d%% | %d | %d |" % (r["daemons"], "Redis" if r["redis"] else "nothing (baseline)",
-                                                    cells, round(100 * r["utilization"]), r["max"], r["rejected"]))
+        print("| %d | %s | %s | %s | %d%% | %d | %d |" % (
+            r["daemons"], "Redis" if r["redis"] else "nothing (baseline)", r["reset"], cells,
+            round(100 * r["utilization"]), r["max"], r["rejected"]))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,9 @@ Sections (each bounded in count and time; loopback only):
              pace, (c) self-pacing clients without a daemon (prawcore's
              RateLimiter), (d) nginx proxy_cache + limit_req; plus Reddit's
              1000 per 600 s shape compressed 100x (1000 per 6 s)
+  conventions  the daemon (adaptive) at saturation under each rounding of
+             X-Ratelimit-Reset the fake can use (down 0..W-1, up 1..W as
+             Reddit's code, down-never-0 1..W-1), side by side
   collapse   20 simultaneous requests for one cold URL, 300 ms upstream
   hits       cache-hit throughput and latency with wrk, daemon vs nginx
              proxy_cache, one core each and all cores, 1/64/256 connections
@@ -53,7 +56,8 @@ from benchlib import free_port, wait_port
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-SECTIONS = ["budget", "collapse", "hits", "miss", "many", "fairness", "profile"]
+SECTIONS = ["budget", "conventions", "collapse", "hits", "miss", "many", "fairness", "profile"]
+RESET_CONVENTIONS = ("down", "up", "down-never-0")
 
 
 # ---------------------------------------------------------------- processes
@@ -251,9 +255,13 @@ class Bench:
 
     # --- programs ---------------------------------------------------------
 
-    def fake(self, name, budget=0, window=600, latency=0):
-        return self.procs.start([self.fake_bin, "--port", 0, "--budget", budget, "--window", window,
-                                 "--latency-ms", latency], name)
+    def fake(self, name, budget=0, window=600, latency=0, reset="down", jitter=0):
+        argv = [self.fake_bin, "--port", 0, "--budget", budget, "--window", window, "--latency-ms", latency]
+        if reset != "down":
+            argv += ["--reset", reset]
+        if jitter:
+            argv += ["--jitter-ms", jitter]
+        return self.procs.start(argv, name)
 
     def daemon(self, name, upstream_port, extra=(), cpus=None):
         return self.procs.start([self.daemon_bin, "--port", 0, "--upstream",
@@ -397,6 +405,37 @@ class Bench:
             md.append("\n</details>\n")
         return "\n".join(md)
 
+    def section_conventions(self):
+        if self.smoke:
+            shapes = [dict(label="B=10 per 1 s", budget=10, window=1.0, windows=2, latency=20, clients=4,
+                           bursts=0)]
+        else:
+            shapes = [dict(label="B=50 per 5 s, 50 ms + 0–50 ms jitter", budget=50, window=5.0, windows=6,
+                           latency=50, jitter=50, clients=32, bursts=0),
+                      dict(label="1000 per 6 s (Reddit's shape compressed 100×)", budget=1000, window=6.0,
+                           windows=6, latency=20, clients=32, bursts=0)]
+        md = ["Reddit does not document how `X-Ratelimit-Reset` is rounded; its own code announces "
+              "`end − int(now)` (1..W). The daemon (adaptive, default options) at saturation, as in the "
+              "budget section, against three fake upstreams side by side that differ only in that "
+              "rounding (`fake-reddit --reset`): *down* 0..W−1, *up* 1..W, *down-never-0* 1..W−1. "
+              "Budget used per full window, min / mean.\n",
+              "| shape | " + " | ".join("reset %s" % c for c in RESET_CONVENTIONS)
+              + " | windows over budget | 429s |",
+              "|---|" + "---|" * len(RESET_CONVENTIONS) + "---|---|"]
+        for shape in shapes:
+            self.log("   conventions %s" % shape["label"])
+            alts = [("(a) daemon adaptive, reset %s" % c, "daemon", [], c) for c in RESET_CONVENTIONS]
+            results = self.budget_workload(shape, "saturation", alts=alts)
+            self.procs.stop_all()
+            cells = []
+            for r in results:
+                cells.append("%s / %s" % ("%.1f%%" % r["min_use"] if r["min_use"] is not None else "–",
+                                          "%.1f%%" % r["mean_use"] if r["mean_use"] is not None else "–"))
+            md.append("| %s | %s | %d | %d |" % (shape["label"], " | ".join(cells), sum(r["over"] for r in results),
+                                                 sum(r["r429_ours"] + r["r429_foreign"] for r in results)))
+        md.append("")
+        return "\n".join(md)
+
     def budget_verdicts(self, summaries):
         lines = ["**Targets** (daemon, adaptive):\n"]
         for shape, workload, results in summaries:
@@ -423,20 +462,21 @@ class Bench:
             lines.append("- %s, %s: %s" % (shape["label"], workload, text))
         return "\n".join(lines) + "\n"
 
-    def budget_workload(self, shape, workload):
+    def budget_workload(self, shape, workload, alts=None):
         B, W = shape["budget"], shape["window"]
-        alts = [("(a) daemon adaptive", "daemon", []),
-                ("(b) daemon fixed 2 s", "daemon", ["--rate-mode", "fixed", "--delay", "2"]),
-                ("(b2) daemon fixed W/B", "daemon", ["--rate-mode", "fixed", "--delay", "%g" % (W / B)]),
-                ("(c) self-pacing clients", "selfpacing", []),
-                ("(d) nginx limit_req", "nginx", [])]
+        if alts is None:
+            alts = [("(a) daemon adaptive", "daemon", [], "down"),
+                    ("(b) daemon fixed 2 s", "daemon", ["--rate-mode", "fixed", "--delay", "2"], "down"),
+                    ("(b2) daemon fixed W/B", "daemon", ["--rate-mode", "fixed", "--delay", "%g" % (W / B)], "down"),
+                    ("(c) self-pacing clients", "selfpacing", [], "down"),
+                    ("(d) nginx limit_req", "nginx", [], "down")]
         if not self.nginx:
             alts = [a for a in alts if a[1] != "nginx"]
         # Setup (not timed): upstreams, proxies.
         setups = []
-        for i, (label, kind, extra) in enumerate(alts):
-            tag = "%s%d" % (workload[:3], i)
-            fake = self.fake("budget-%s-fake" % tag, B, W, shape["latency"])
+        for i, (label, kind, extra, reset) in enumerate(alts):
+            tag = "%s%s%d" % (workload[:3], "" if reset == "down" else reset[:2], i)
+            fake = self.fake("budget-%s-fake" % tag, B, W, shape["latency"], reset, shape.get("jitter", 0))
             proxy_port = None
             if kind == "daemon":
                 proxy_port = self.daemon("budget-%s-daemon" % tag, fake.port, extra).port
@@ -1087,6 +1127,7 @@ class Bench:
                                                    ", smoke sizes" if self.smoke else ""),
                  "Run time: %.0f s." % (time.time() - self.started), ""]
         titles = dict(budget="Rate budget: who gets how much of it, without 429s",
+                      conventions="Rate budget under each rounding of X-Ratelimit-Reset",
                       collapse="Collapsed forwarding", hits="Cache-hit throughput and latency",
                       miss="Added latency on a miss", many="Many clients", fairness="Fairness",
                       profile="Profile")

@@ -40,6 +40,18 @@ QString BudgetGauges::describe(const DomainState &d)
         const int left = int(std::max(0.0, d.remaining));
         parts << tr("%1 / %2 used").arg(std::max(0, d.budget - left)).arg(d.budget)
               << tr("resets in %1 s").arg(qRound(std::max(0.0, d.secondsToReset)));
+        // What the limiter has learned of the window: why it waits.
+        if (d.windowEndFromAnswers)
+            parts << tr("window ≥ %1 s, ends in %2–%3 s (%n answer(s))", nullptr, d.windowEvidence)
+                         .arg(d.windowSeconds, 0, 'f', 0)
+                         .arg(d.secondsToWindowEndLo, 0, 'f', 1)
+                         .arg(d.secondsToWindowEndHi, 0, 'f', 1);
+        else
+            parts << tr("window ≥ %1 s, end predicted %2–%3 s").arg(d.windowSeconds, 0, 'f', 0)
+                         .arg(d.secondsToWindowEndLo, 0, 'f', 1)
+                         .arg(d.secondsToWindowEndHi, 0, 'f', 1);
+        if (d.reserved >= 1)
+            parts << tr("%1 kept for other programs").arg(int(d.reserved));
     } else {
         parts << tr("budget not announced yet (paced)");
     }

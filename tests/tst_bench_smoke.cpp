@@ -74,6 +74,7 @@ private slots:
         QTest::newRow("machine") << QStringLiteral("**Machine:**");
         QTest::newRow("budget") << QStringLiteral("## Rate budget");
         QTest::newRow("per window") << QStringLiteral("### Per window");
+        QTest::newRow("conventions") << QStringLiteral("## Rate budget under each rounding of X-Ratelimit-Reset");
         QTest::newRow("collapse") << QStringLiteral("## Collapsed forwarding");
         QTest::newRow("hits") << QStringLiteral("## Cache-hit throughput and latency");
         QTest::newRow("miss") << QStringLiteral("## Added latency on a miss");
@@ -114,6 +115,22 @@ private slots:
                      qPrintable(m.captured(0)));
         }
         QCOMPARE(rows, 2);
+    }
+
+    void adaptiveDaemonNeverOverspendsUnderAnyResetRounding()
+    {
+        // "| shape | down | up | down-never-0 | windows over budget | 429s |", cells "min / mean".
+        const QRegularExpression row(QStringLiteral("^\\| [^|]+ \\| (?:[^|]+ / [^|]+ \\| ){3}(\\d+) \\| (\\d+) \\|$"),
+                                     QRegularExpression::MultilineOption);
+        auto it = row.globalMatch(m_report);
+        int rows = 0;
+        while (it.hasNext()) {
+            const auto m = it.next();
+            ++rows;
+            QVERIFY2(m.captured(1) == QLatin1String("0") && m.captured(2) == QLatin1String("0"),
+                     qPrintable(m.captured(0)));
+        }
+        QCOMPARE(rows, 1);
     }
 
     void collapsedForwardingSendsOneRequest()

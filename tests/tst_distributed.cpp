@@ -14,6 +14,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QRandomGenerator>
+#include <QScopeGuard>
 #include <QStandardPaths>
 #include <QTcpSocket>
 #include <QTest>
@@ -209,6 +210,8 @@ class tst_Distributed : public QObject
 private slots:
     void initTestCase();
     void budgetIsSharedAcrossDaemons();
+    void everyFullWindowIsUsedUnderEveryResetConvention_data();
+    void everyFullWindowIsUsedUnderEveryResetConvention();
     void listingFetchedThroughOneDaemonIsHitThroughAnother();
     void redisOutageDegradesAndRecovers();
 
@@ -338,6 +341,41 @@ void tst_Distributed::budgetIsSharedAcrossDaemons()
         const QJsonObject s = request(m_daemons[i]->port(), "GET", "/_mp/stats").json();
         QCOMPARE(s.value("redis").toString(), QStringLiteral("ok"));
     }
+}
+
+void tst_Distributed::everyFullWindowIsUsedUnderEveryResetConvention_data()
+{
+    QTest::addColumn<int>("convention");
+    for (ResetConvention c : {ResetConvention::Down, ResetConvention::Up, ResetConvention::DownNever0})
+        QTest::newRow(resetConventionName(c).constData()) << int(c);
+}
+
+// The shared limiter (daemon/lua) learns the window as the local one does:
+// 20 per 4 s under each rounding of X-Ratelimit-Reset, every full window
+// used (>= 95 %), none over, no 429.
+void tst_Distributed::everyFullWindowIsUsedUnderEveryResetConvention()
+{
+    QFETCH(int, convention);
+    constexpr int kSmallBudget = 20;
+    constexpr double kSmallWindow = 4.0;
+    constexpr int kFull = 3; // windows 1..3 judged; window 0 is the learning one
+    // Back to the suite's budget afterwards, whatever happens here.
+    const auto restore = qScopeGuard([this] {
+        m_reddit.setResetConvention(ResetConvention::Down);
+        m_reddit.setBudget(kBudget, kWindowSeconds);
+    });
+    m_reddit.setResetConvention(ResetConvention(convention));
+    const quint64 before = lastId(m_reddit);
+    m_reddit.setBudget(kSmallBudget, kSmallWindow); // window 0 starts now
+    QString why;
+    QVERIFY2(runLoad("conv" + QByteArray::number(convention), qint64((kFull + 1.5) * kSmallWindow * 1000), &why),
+             qPrintable(why));
+    const WindowStats stats = computeWindowStats(logSince(m_reddit, before));
+    qInfo().noquote() << "reset" << resetConventionName(ResetConvention(convention)) << "upstream per window:"
+                      << stats.describe();
+    QVERIFY2(stats.withinBudget(kSmallBudget), qPrintable(stats.describe()));
+    for (int w = 1; w <= kFull; ++w)
+        QVERIFY2(stats.requestsPerWindow.value(w) >= 19, qPrintable(stats.describe()));
 }
 
 void tst_Distributed::listingFetchedThroughOneDaemonIsHitThroughAnother()

@@ -17,8 +17,10 @@
 #include <QTest>
 #include <QUrlQuery>
 
+#include <algorithm>
 #include <csignal>
 #include <memory>
+#include <vector>
 
 using namespace prawmp::test;
 
@@ -149,6 +151,12 @@ private slots:
     void faultsSeenByNetworkAccessManager_data();
     void faultsSeenByNetworkAccessManager();
     void latencyDelaysAnswers();
+    void resetConventionRoundsTheTimeLeft_data();
+    void resetConventionRoundsTheTimeLeft();
+    void resetConventionReachesTheHeaders_data();
+    void resetConventionReachesTheHeaders();
+    void jitterLetsAnswersOvertakeEachOther();
+    void heldAnswersAreReleasedTogether();
     void logRecordsEveryRequest();
     void controlEndpointsConfigureAndReset();
     void windowStatsHelper();
@@ -660,6 +668,120 @@ void TestFakeReddit::latencyDelaysAnswers()
 
     const RequestRecord last = reddit.log().last();
     QVERIFY(last.answeredMs >= last.arrivalMs);
+}
+
+void TestFakeReddit::resetConventionRoundsTheTimeLeft_data()
+{
+    QTest::addColumn<QByteArray>("convention");
+    QTest::addColumn<double>("secondsLeft");
+    QTest::addColumn<int>("reset");
+    // A 4 s window: the time left is in (0, 4].
+    QTest::newRow("down, window start") << QByteArray("down") << 4.0 << 3;
+    QTest::newRow("down, middle") << QByteArray("down") << 2.5 << 2;
+    QTest::newRow("down, last second") << QByteArray("down") << 0.4 << 0;
+    QTest::newRow("up, window start") << QByteArray("up") << 4.0 << 4;
+    QTest::newRow("up, middle") << QByteArray("up") << 2.5 << 3;
+    QTest::newRow("up, last second") << QByteArray("up") << 0.4 << 1;
+    QTest::newRow("down-never-0, window start") << QByteArray("down-never-0") << 4.0 << 3;
+    QTest::newRow("down-never-0, middle") << QByteArray("down-never-0") << 2.5 << 2;
+    QTest::newRow("down-never-0, second to last") << QByteArray("down-never-0") << 1.5 << 1;
+    QTest::newRow("down-never-0, last second") << QByteArray("down-never-0") << 0.4 << 1;
+}
+
+void TestFakeReddit::resetConventionRoundsTheTimeLeft()
+{
+    QFETCH(QByteArray, convention);
+    QFETCH(double, secondsLeft);
+    QFETCH(int, reset);
+    ResetConvention c = ResetConvention::Down;
+    QVERIFY(resetConventionFromName(convention, &c));
+    QCOMPARE(resetConventionName(c), convention);
+    QCOMPARE(resetSeconds(secondsLeft, c), reset);
+}
+
+void TestFakeReddit::resetConventionReachesTheHeaders_data()
+{
+    QTest::addColumn<QByteArray>("convention");
+    QTest::addColumn<int>("lowest");
+    QTest::addColumn<int>("highest");
+    QTest::newRow("down") << QByteArray("down") << 0 << 1;
+    QTest::newRow("up") << QByteArray("up") << 1 << 2;
+    QTest::newRow("down-never-0") << QByteArray("down-never-0") << 1 << 1;
+}
+
+// Over a 2 s window, as set through POST /__config like the benchmarks do.
+void TestFakeReddit::resetConventionReachesTheHeaders()
+{
+    QFETCH(QByteArray, convention);
+    QFETCH(int, lowest);
+    QFETCH(int, highest);
+    FakeReddit reddit;
+    QVERIFY(reddit.listen());
+    QNetworkAccessManager nam;
+    RequestSpec post;
+    post.verb = "POST";
+    const HttpResult config = fetch(nam, reddit.url("/__config?budget=1000&window=2&reset=" + QString::fromLatin1(convention)), post);
+    QCOMPARE(config.status, 200);
+    QCOMPARE(config.json().value(u"reset_convention").toString(), QString::fromLatin1(convention));
+    int low = 1000, high = -1;
+    QElapsedTimer timer;
+    timer.start();
+    while (timer.elapsed() < 2200) { // a little more than one window: every value shows
+        const HttpResult r = fetch(nam, reddit.url("/r/a/hot.json"));
+        QCOMPARE(r.status, 200);
+        const int reset = r.header("X-Ratelimit-Reset").toInt();
+        low = std::min(low, reset);
+        high = std::max(high, reset);
+        QTest::qWait(20);
+    }
+    QCOMPARE(low, lowest);
+    QCOMPARE(high, highest);
+}
+
+void TestFakeReddit::jitterLetsAnswersOvertakeEachOther()
+{
+    FakeReddit reddit;
+    QVERIFY(reddit.listen());
+    reddit.setJitterMs(300);
+    QList<quint64> finished;
+    connect(&reddit, &FakeReddit::requestFinished, this,
+            [&](const RequestRecord &record) { finished << record.id; });
+    // Twelve requests on twelve connections, sent in order.
+    std::vector<std::unique_ptr<QNetworkAccessManager>> nams;
+    for (int i = 0; i < 12; ++i) {
+        nams.push_back(std::make_unique<QNetworkAccessManager>());
+        nams.back()->get(QNetworkRequest(reddit.url(QStringLiteral("/r/a/hot.json?i=%1").arg(i))));
+        QTRY_COMPARE(reddit.requestCount(), i + 1);
+    }
+    QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 12, 5000);
+    QList<quint64> sorted = finished;
+    std::sort(sorted.begin(), sorted.end());
+    // In order only with probability 1/12!: the jitter reorders them.
+    QVERIFY2(finished != sorted, "answers came back in the order the requests arrived");
+}
+
+void TestFakeReddit::heldAnswersAreReleasedTogether()
+{
+    FakeReddit reddit;
+    QVERIFY(reddit.listen());
+    reddit.setHoldMs(600);
+    std::vector<std::unique_ptr<QNetworkAccessManager>> nams;
+    for (int i = 0; i < 3; ++i) {
+        nams.push_back(std::make_unique<QNetworkAccessManager>());
+        nams.back()->get(QNetworkRequest(reddit.url(QStringLiteral("/r/a/hot.json?i=%1").arg(i))));
+        QTRY_COMPARE(reddit.requestCount(), i + 1);
+        QTest::qWait(50);
+    }
+    QTRY_VERIFY_WITH_TIMEOUT(std::all_of(reddit.log().cbegin(), reddit.log().cend(),
+                                         [](const RequestRecord &r) { return r.answeredMs >= 0; }),
+                             5000);
+    const QList<RequestRecord> log = reddit.log();
+    // All three left at once, when the first had waited the hold.
+    QVERIFY(log[2].arrivalMs - log[0].arrivalMs >= 100);
+    QVERIFY(std::abs(log[0].answeredMs - log[2].answeredMs) <= 5);
+    QVERIFY(std::abs(log[1].answeredMs - log[2].answeredMs) <= 5);
+    QVERIFY2(log[0].answeredMs - log[0].arrivalMs >= 600, qPrintable(QString::number(log[0].answeredMs - log[0].arrivalMs)));
+    QVERIFY(log[2].answeredMs - log[2].arrivalMs < 600);
 }
 
 void TestFakeReddit::logRecordsEveryRequest()

@@ -89,6 +89,11 @@ private slots:
     void waitingRequestsAreServedRoundRobinPerClient();
     void grantedTicketCannotBeCancelled();
     void waiterWhoseContextIsGoneSpendsNothing();
+    void rateHeadersAreReadAsRedditSendsThem_data();
+    void rateHeadersAreReadAsRedditSendsThem();
+    void answerWithoutHeadersStillCountsAsOne();
+    void windowEndIsBoundedUnderEveryRounding();
+    void counterFallingBackStartsTheNextWindow();
 
     // Through the pipeline, against the fake upstream.
     void fixedPolicySpacesUpstreamArrivals();
@@ -170,6 +175,137 @@ void TestRateLimiter::waiterWhoseContextIsGoneSpendsNothing()
     QCOMPARE(state.granted, 2u);
     QCOMPARE(state.inFlight, 0);
     QCOMPARE(state.queued, 0);
+}
+
+void TestRateLimiter::rateHeadersAreReadAsRedditSendsThem_data()
+{
+    // Header lines "Name: value", one per line; expected readings (-1: absent).
+    QTest::addColumn<QByteArray>("lines");
+    QTest::addColumn<double>("used");
+    QTest::addColumn<double>("remaining");
+    QTest::addColumn<double>("reset");
+    QTest::addColumn<double>("retryAfter");
+    QTest::newRow("integers") << QByteArray("X-Ratelimit-Used: 4\nX-Ratelimit-Remaining: 96\nX-Ratelimit-Reset: 300")
+                              << 4.0 << 96.0 << 300.0 << -1.0;
+    QTest::newRow("remaining as float") << QByteArray("x-ratelimit-used: 1\nx-ratelimit-remaining: 599.0\nx-ratelimit-reset: 59")
+                                        << 1.0 << 599.0 << 59.0 << -1.0;
+    QTest::newRow("comma-joined: most used, least remaining, latest reset")
+        << QByteArray("X-Ratelimit-Used: 991, 98\nX-Ratelimit-Remaining: 9.0, 902.0\nX-Ratelimit-Reset: 12, 400")
+        << 991.0 << 9.0 << 400.0 << -1.0;
+    QTest::newRow("repeated headers: the same")
+        << QByteArray("X-Ratelimit-Used: 98\nX-Ratelimit-Used: 991\nX-Ratelimit-Remaining: 902\n"
+                      "X-Ratelimit-Remaining: 9\nX-Ratelimit-Reset: 400\nX-Ratelimit-Reset: 12")
+        << 991.0 << 9.0 << 400.0 << -1.0;
+    QTest::newRow("retry-after, repeated") << QByteArray("Retry-After: 3\nRetry-After: 7, 5")
+                                           << -1.0 << -1.0 << -1.0 << 7.0;
+    QTest::newRow("missing") << QByteArray("Content-Type: application/json") << -1.0 << -1.0 << -1.0 << -1.0;
+    QTest::newRow("garbage is absent, numbers beside it count")
+        << QByteArray("X-Ratelimit-Used: lots\nX-Ratelimit-Remaining: nan, 5\nX-Ratelimit-Reset: ")
+        << -1.0 << 5.0 << -1.0 << -1.0;
+}
+
+void TestRateLimiter::rateHeadersAreReadAsRedditSendsThem()
+{
+    QFETCH(QByteArray, lines);
+    QFETCH(double, used);
+    QFETCH(double, remaining);
+    QFETCH(double, reset);
+    QFETCH(double, retryAfter);
+    HttpHeaders headers;
+    for (const QByteArray &line : lines.split('\n')) {
+        const qsizetype colon = line.indexOf(':');
+        headers.add(line.left(colon), line.mid(colon + 1).trimmed());
+    }
+    const RateHeaders h = RateHeaders::parse(headers);
+    QCOMPARE(h.hasUsed, used >= 0);
+    QCOMPARE(h.hasRemaining, remaining >= 0);
+    QCOMPARE(h.hasReset, reset >= 0);
+    QCOMPARE(h.hasRetryAfter, retryAfter >= 0);
+    if (used >= 0)
+        QCOMPARE(h.used, used);
+    if (remaining >= 0)
+        QCOMPARE(h.remaining, remaining);
+    if (reset >= 0)
+        QCOMPARE(h.reset, reset);
+    if (retryAfter >= 0)
+        QCOMPARE(h.retryAfter, retryAfter);
+}
+
+void TestRateLimiter::answerWithoutHeadersStillCountsAsOne()
+{
+    RateLimiter limiter; // adaptive
+    const auto grantOne = [&] {
+        const RateLimiter::Ticket ticket = limiter.acquire("example.com", "c", this, [] {});
+        return ticket;
+    };
+    const RateLimiter::Ticket first = grantOne(); // the first request leaves at once
+    QCOMPARE(limiter.state("example.com").inFlight, 1);
+    limiter.complete(first, 200, {{"X-Ratelimit-Used", "1"}, {"X-Ratelimit-Remaining", "9.0"},
+                                  {"X-Ratelimit-Reset", "100"}});
+    DomainState s = limiter.state("example.com");
+    QVERIFY(s.budgetKnown);
+    QCOMPARE(s.budget, 10);
+    QCOMPARE(s.remaining, 9.0);
+    const RateLimiter::Ticket second = grantOne(); // within the burst: at once
+    QCOMPARE(limiter.state("example.com").inFlight, 1);
+    QCOMPARE(limiter.state("example.com").remaining, 8.0);
+    limiter.complete(second, 200, {}); // no X-Ratelimit-* at all
+    s = limiter.state("example.com");
+    QCOMPARE(s.inFlight, 0);
+    QCOMPARE(s.remaining, 8.0);
+}
+
+// Reset 100 means an end 99..100 s away (rounded up), 100..101 s (rounded
+// down, also never to 0): the limiter keeps the whole interval.
+void TestRateLimiter::windowEndIsBoundedUnderEveryRounding()
+{
+    RateLimiter limiter;
+    const RateLimiter::Ticket first = limiter.acquire("example.com", "c", this, [] {});
+    limiter.complete(first, 200, {{"X-Ratelimit-Used", "1"}, {"X-Ratelimit-Remaining", "9"},
+                                  {"X-Ratelimit-Reset", "100"}});
+    const DomainState s = limiter.state("example.com");
+    QVERIFY(s.windowEndFromAnswers);
+    QCOMPARE(s.windowEvidence, 1);
+    QCOMPARE(s.windowSeconds, 100.0);
+    QVERIFY2(s.secondsToWindowEndLo > 98.5 && s.secondsToWindowEndLo <= 99.0, qPrintable(QString::number(s.secondsToWindowEndLo)));
+    QVERIFY2(s.secondsToWindowEndHi > 100.5 && s.secondsToWindowEndHi <= 101.0, qPrintable(QString::number(s.secondsToWindowEndHi)));
+    QCOMPARE(s.secondsToReset, s.secondsToWindowEndHi); // the budget renews at the late bound
+}
+
+// An answer that counts less than one of the same window seen before its
+// request left was counted in a new window: the budget renews now, not at
+// the late bound 100 s away.
+void TestRateLimiter::counterFallingBackStartsTheNextWindow()
+{
+    RateLimiter limiter({RateMode::Adaptive, 2.0, 1.0}); // the whole budget may go at once
+    const auto take = [&] { return limiter.acquire("example.com", "c", this, [] {}); };
+    const auto answer = [](int used, int remaining) {
+        return HttpHeaders{{"X-Ratelimit-Used", QByteArray::number(used)},
+                           {"X-Ratelimit-Remaining", QByteArray::number(remaining) + ".0"},
+                           {"X-Ratelimit-Reset", "100"}};
+    };
+    limiter.complete(take(), 200, answer(1, 9));
+    limiter.complete(take(), 200, answer(2, 8));
+    QList<RateLimiter::Ticket> tickets;
+    for (int i = 0; i < 8; ++i)
+        tickets << take();
+    DomainState s = limiter.state("example.com");
+    QCOMPARE(s.inFlight, 8);
+    QCOMPARE(s.remaining, 0.0);
+    const RateLimiter::Ticket waiting = take();
+    QCOMPARE(limiter.state("example.com").queued, 1); // the window is spent
+    // The upstream counted the next one as the first of a new window.
+    limiter.complete(tickets.takeFirst(), 200, answer(1, 9));
+    s = limiter.state("example.com");
+    QCOMPARE(s.counterResets, 1u);
+    QVERIFY(s.windowEndFromAnswers);
+    // 9 announced, minus the 7 still in flight (they may count here too),
+    // minus the waiting one, granted at once.
+    QCOMPARE(s.queued, 0);
+    QCOMPARE(s.inFlight, 8);
+    QCOMPARE(s.remaining, 1.0);
+    QVERIFY(s.secondsToWindowEndLo > 98.5);
+    limiter.cancel(waiting);
 }
 
 void TestRateLimiter::fixedPolicySpacesUpstreamArrivals()

@@ -29,8 +29,6 @@ constexpr double kMinPacingSeconds = 0.25;
 // Spending of others smaller than this per window is noise (a request of
 // ours that crossed the window's edge), not a foreign consumer.
 constexpr double kMinForeignSpend = 2;
-// Grants this close together leave together and may arrive in any order.
-constexpr double kSameBatchSeconds = 0.002;
 
 struct Waiter
 {
@@ -45,7 +43,29 @@ struct InFlight
     QString domain;
     double grantedAt = 0;
     qint64 grantedAtEpochMs = 0;
+    // The window (our serial) it was granted in, and the highest count the
+    // upstream had announced in that window by then. An answer counted in
+    // the same window counts more; one that counts less was counted in a
+    // later window: the counter fell back.
+    quint64 window = 0;
+    double usedSeenAtGrant = -1;
 };
+
+// Every number of every instance of a header: Reddit's edge may repeat a
+// header or join repeats with commas ("991, 98").
+QList<double> headerNumbers(const HttpHeaders &headers, const QByteArray &name)
+{
+    QList<double> out;
+    for (const QByteArray &value : headers.values(name)) {
+        for (const QByteArray &part : value.split(',')) {
+            bool ok = false;
+            const double v = part.trimmed().toDouble(&ok);
+            if (ok && std::isfinite(v))
+                out.append(v);
+        }
+    }
+    return out;
+}
 
 // What one rate domain knows and who waits for it.
 struct Domain
@@ -61,15 +81,24 @@ struct Domain
     double lastGrantAt = -kNever;   // fixed policy / fallback pacing
     double pausedUntil = 0;         // after a 429
 
-    // Adaptive policy. The upstream announces seconds to the reset rounded
-    // to whole seconds, so the window's end is only known within bounds:
-    // pacing aims at the early bound, the budget renews at the late one.
+    // Adaptive policy. Reddit does not say how X-Ratelimit-Reset is rounded
+    // (down: 0..W-1; up: 1..W, as its own code does; or down but never 0),
+    // so each answer places the end of its window only within an interval
+    // that holds under every rounding, and answers narrow it. Pacing aims
+    // at the early bound (the budget is spent before the window can end);
+    // the budget renews at the late bound, or as soon as an answer proves
+    // that a new window began (its count fell back, or its end lies beyond
+    // the current one's).
     bool budgetKnown = false;
     int budget = 0;
-    double windowSeconds = 0;       // learned from the largest reset seen
+    double windowSeconds = 0;       // at least this long: the largest reset seen
     double remaining = 0;           // conservative: counts our own requests in flight
-    bool boundsKnown = false;       // false right after a window rolled over
-    double previousLateEnd = 0;
+    quint64 window = 0;             // our serial of the current window
+    double windowStartedAt = 0;     // when we moved into it
+    bool boundsKnown = false;       // its end placed by an answer, not predicted
+    int evidence = 0;               // answers that placed it
+    double usedSeen = -1;           // highest X-Ratelimit-Used announced in it
+    quint64 counterResets = 0;
     bool hasReference = false;      // lowest Remaining announced in this window
     double referenceRemaining = 0;
     double earlyEnd = 0;
@@ -96,6 +125,26 @@ struct Domain
 
 } // namespace
 
+RateHeaders RateHeaders::parse(const HttpHeaders &headers)
+{
+    RateHeaders h;
+    // The most conservative reading of each: most used, least remaining,
+    // the latest reset, the longest pause.
+    const QList<double> used = headerNumbers(headers, "x-ratelimit-used");
+    const QList<double> remaining = headerNumbers(headers, "x-ratelimit-remaining");
+    const QList<double> reset = headerNumbers(headers, "x-ratelimit-reset");
+    const QList<double> retry = headerNumbers(headers, "retry-after");
+    if ((h.hasUsed = !used.isEmpty()))
+        h.used = *std::max_element(used.begin(), used.end());
+    if ((h.hasRemaining = !remaining.isEmpty()))
+        h.remaining = *std::min_element(remaining.begin(), remaining.end());
+    if ((h.hasReset = !reset.isEmpty()))
+        h.reset = *std::max_element(reset.begin(), reset.end());
+    if ((h.hasRetryAfter = !retry.isEmpty()))
+        h.retryAfter = *std::max_element(retry.begin(), retry.end());
+    return h;
+}
+
 struct RateLimiter::Private
 {
     RateLimiter *q = nullptr;
@@ -116,32 +165,46 @@ struct RateLimiter::Private
         return std::max(1.0, std::floor(config.burstFraction * dom.budget));
     }
 
-    // Starts a new window if the late bound of the current one has passed.
-    // The new window's end is unknown until one of its answers arrives; a
-    // generous guess keeps the budget from renewing early meanwhile.
-    void rollWindow(Domain &dom, double t)
+    // Moves into a new window ending within [early, late]. Requests still
+    // in flight may land in it: they are counted there.
+    void beginWindow(Domain &dom, double t, double early, double late, bool fromAnswer)
     {
-        if (!dom.budgetKnown || t < dom.lateEnd)
-            return;
-        const double w = std::max(dom.windowSeconds, 1.0);
-        // Requests still in flight may land in the new window: count them there.
         dom.remaining = std::max(0, dom.budget - dom.inFlight);
         dom.foreignLast = dom.foreignSeen;
         dom.foreignSeen = 0;
         dom.foreignSeenAt = t;
         dom.ownInWindow = dom.ownAtRoll = dom.inFlight;
         dom.grantLog.clear();
-        while (dom.lateEnd <= t) {
-            dom.previousLateEnd = dom.lateEnd;
-            dom.earlyEnd += w;
-            dom.lateEnd += 2 * w + 1;
-        }
-        dom.boundsKnown = false;
+        ++dom.window;
+        dom.windowStartedAt = t;
+        dom.earlyEnd = early;
+        dom.lateEnd = late;
+        dom.boundsKnown = fromAnswer;
+        dom.evidence = fromAnswer ? 1 : 0;
+        dom.usedSeen = -1;
         dom.hasReference = false;
         dom.tokens = std::min(burstCap(dom), available(dom, t));
         dom.tokensAt = t;
-        qCDebug(lcLimiter) << dom.name << "new window, remaining" << dom.remaining
+        qCDebug(lcLimiter) << dom.name << "new window, remaining" << dom.remaining << "ends in ["
+                           << early - t << "," << late - t << "] s" << (fromAnswer ? "" : "(predicted)")
                            << "kept for others" << reserve(dom, t);
+    }
+
+    // Once the late bound of the current window's end has passed, a new
+    // window has surely begun. Its end is predicted from the last one until
+    // an answer sent in it places it; the prediction is generously late
+    // because the window may be longer than the largest reset seen.
+    void rollWindow(Domain &dom, double t)
+    {
+        if (!dom.budgetKnown || t < dom.lateEnd)
+            return;
+        const double w = std::max(dom.windowSeconds, 1.0);
+        double early = dom.earlyEnd, late = dom.lateEnd;
+        while (late <= t) {
+            early += w;
+            late += 2 * w + 1;
+        }
+        beginWindow(dom, t, early, late, false);
     }
 
     // What others are expected to spend in this window after our last look
@@ -181,6 +244,13 @@ struct RateLimiter::Private
         return std::max(0.0, dom.remaining - reserve(dom, t));
     }
 
+    // The longest a domain with budget available may go without a grant:
+    // what is available spread evenly until the window's early end.
+    double paceInterval(const Domain &dom, double t) const
+    {
+        return std::max(dom.earlyEnd - t, kMinPacingSeconds) / std::max(available(dom, t), 1.0);
+    }
+
     void refill(Domain &dom, double t)
     {
         const double avail = available(dom, t);
@@ -218,11 +288,23 @@ struct RateLimiter::Private
         refill(dom, t);
         if (dom.tokens >= 1)
             return 0;
+        // At least one available: the next token comes within the pace
+        // interval, (1 - tokens) / ((available - tokens) / left) <= left / available.
         const double left = std::max(dom.earlyEnd - t, kMinPacingSeconds);
-        const double rate = std::max(available(dom, t) - dom.tokens, 0.0) / left;
-        if (rate <= 0)
-            return std::max(dom.lateEnd - t, 0.001);
+        const double rate = (available(dom, t) - dom.tokens) / left;
         return (1 - dom.tokens) / rate;
+    }
+
+    // The liveness invariant: budget available, not paused, requests
+    // waiting, so the next grant is due within the pace interval. Waiting
+    // longer (or for an answer) would idle with budget left.
+    void checkLiveness(const Domain &dom, double t, double wait) const
+    {
+        Q_UNUSED(dom); Q_UNUSED(t); Q_UNUSED(wait);
+        Q_ASSERT_X(!(config.mode == RateMode::Adaptive && dom.budgetKnown && t >= dom.pausedUntil
+                     && dom.queued > 0 && available(dom, t) >= 1)
+                       || wait <= paceInterval(dom, t) + 1e-6,
+                   "RateLimiter", "idle with budget left and requests waiting");
     }
 
     void spend(Domain &dom, double t)
@@ -253,7 +335,7 @@ struct RateLimiter::Private
             --dom.queued;
             waiting.remove(waiter.ticket);
             spend(dom, t);
-            inFlight.insert(waiter.ticket, InFlight{dom.name, t});
+            inFlight.insert(waiter.ticket, InFlight{dom.name, t, 0, dom.window, dom.usedSeen});
             if (waiter.context) {
                 inFlight[waiter.ticket].grantedAtEpochMs = QDateTime::currentMSecsSinceEpoch();
                 QMetaObject::invokeMethod(waiter.context, std::move(waiter.granted), Qt::QueuedConnection);
@@ -273,8 +355,10 @@ struct RateLimiter::Private
             return askAuthority(dom, t);
         while (dom.queued > 0) {
             const double wait = secondsUntilGrant(dom, t);
-            if (wait > 0)
+            if (wait > 0) {
+                checkLiveness(dom, t, wait);
                 return wait;
+            }
             grantNext(dom, t);
         }
         return kNever;
@@ -342,32 +426,41 @@ struct RateLimiter::Private
 
     void learn(Domain &dom, const InFlight &flight, int status, const HttpHeaders &headers, double t)
     {
-        bool okUsed = false, okRemaining = false, okReset = false;
-        const int used = headers.value("x-ratelimit-used").trimmed().toInt(&okUsed);
-        const double remaining = headers.value("x-ratelimit-remaining").trimmed().toDouble(&okRemaining);
-        const double reset = headers.value("x-ratelimit-reset").trimmed().toDouble(&okReset);
+        const RateHeaders h = RateHeaders::parse(headers);
 
         if (status == 429) {
             ++dom.rejected429;
-            bool okRetry = false;
-            double pause = headers.value("retry-after").trimmed().toDouble(&okRetry);
-            if (!okRetry)
-                pause = okReset ? reset : std::max(config.delaySeconds, 1.0);
-            dom.pausedUntil = std::max(dom.pausedUntil, t + pause + 1.0);
-            if (dom.budgetKnown)
+            double pause = h.hasRetryAfter ? h.retryAfter
+                                           : h.hasReset ? h.reset : std::max(config.delaySeconds, 1.0);
+            pause = std::max(pause, 0.0) + 1.0; // either rounding
+            dom.pausedUntil = std::max(dom.pausedUntil, t + pause);
+            if (dom.budgetKnown) {
                 dom.remaining = 0;
-            qCWarning(lcLimiter) << dom.name << "answered 429; pausing for" << pause + 1.0 << "s";
-            emit q->domainPaused(dom.name, pause + 1.0);
+                // The window ends by then: the budget renews once the pause is over.
+                if (dom.pausedUntil < dom.lateEnd)
+                    dom.lateEnd = std::max(dom.pausedUntil, dom.earlyEnd);
+            }
+            qCWarning(lcLimiter) << dom.name << "answered 429; pausing for" << pause << "s";
+            emit q->domainPaused(dom.name, pause);
         }
-        if (!(okRemaining && okReset))
+        // Without the headers the request still counted as one: its grant took it.
+        if (!(h.hasRemaining && h.hasReset))
             return;
 
-        const double early = flight.grantedAt + reset;
-        const double late = t + reset + 1.0;
-        const double announced = std::floor(remaining);
-        if (okUsed)
+        const double reset = std::max(h.reset, 0.0);
+        const double announced = std::floor(h.remaining);
+        const int used = int(std::ceil(h.used));
+        if (h.hasUsed)
             dom.budget = used + int(announced);
-        dom.windowSeconds = std::max(dom.windowSeconds, reset + 1.0);
+        dom.windowSeconds = std::max(dom.windowSeconds, reset);
+
+        // The upstream counted the request between its grant and now; what
+        // its reset says of the end under each rounding (down: [r, r+1)
+        // after the count; up: (r-1, r]; down but never 0: 1 for (0, 2)),
+        // all of them at once: after grant + r - 1 (never before the count),
+        // before now + r + 1.
+        const double early = flight.grantedAt + std::max(reset - 1, 0.0);
+        const double late = t + reset + 1;
 
         // Our other requests in flight may or may not be in the announced
         // count; assume not, and give each back when its own answer shows
@@ -381,60 +474,72 @@ struct RateLimiter::Private
             dom.remaining = std::min(announced - dom.inFlight, double(std::max(dom.budget, 0)));
             dom.tokens = std::clamp(dom.tokens, 0.0, std::max(dom.remaining, 0.0));
         };
+        // This answer is the first of a window we now move into.
+        const auto beginWindowAt = [&] {
+            beginWindow(dom, t, early, late, true);
+            adoptView();
+            dom.ownInWindow = dom.ownAtRoll = 1 + dom.inFlight;
+        };
 
         if (!dom.budgetKnown) {
             dom.budgetKnown = true;
-            dom.boundsKnown = true;
-            dom.earlyEnd = early;
-            dom.lateEnd = late;
-            dom.tokens = burstCap(dom);
+            beginWindowAt();
+            dom.tokens = std::min(burstCap(dom), std::max(dom.remaining, 0.0));
             dom.tokensAt = t;
-            adoptView();
-            dom.ownInWindow = 1 + dom.inFlight;
-            if (okUsed)
-                seeForeign(dom, std::max(0, used - 1), t);
-            qCInfo(lcLimiter) << dom.name << "budget" << dom.budget << "per"
-                              << dom.windowSeconds << "s window";
-            return;
-        }
-        rollWindow(dom, t);
-        // Each answer places its window's end within [early, late]; answers
-        // of one window overlap there, windows are seconds apart.
-        if (!dom.boundsKnown) {
-            if (late <= dom.previousLateEnd)
-                return; // from the window that ended
-            dom.boundsKnown = true;
-            dom.earlyEnd = early;
-            dom.lateEnd = late;
-            adoptView();
-        } else if (early > dom.lateEnd) {
-            // The answer comes from a window we have not seen start.
-            dom.previousLateEnd = dom.lateEnd;
-            dom.earlyEnd = early;
-            dom.lateEnd = late;
-            adoptView();
-            dom.ownInWindow = dom.ownAtRoll = 1 + dom.inFlight;
-            dom.grantLog.clear();
-            dom.foreignSeen = 0;
-        } else if (late >= dom.earlyEnd) {
-            // Same window: the bounds only tighten.
-            dom.earlyEnd = std::max(dom.earlyEnd, early);
-            dom.lateEnd = std::max(std::min(dom.lateEnd, late), dom.earlyEnd);
-            if (!dom.hasReference || announced < dom.referenceRemaining) {
-                adoptView(); // the newest view of the upstream's count
-            } else if (announced > dom.referenceRemaining) {
-                // Counted before the reference view, yet subtracted as in
-                // flight when that view was adopted: hand it back.
-                dom.remaining = std::min(dom.remaining + 1, double(dom.budget));
-            }
+            qCInfo(lcLimiter) << dom.name << "budget" << dom.budget << "per window of at least"
+                              << dom.windowSeconds << "s";
         } else {
-            return; // a late answer from a previous window: nothing new
+            rollWindow(dom, t);
+            if (h.hasUsed && flight.window == dom.window && used < flight.usedSeenAtGrant) {
+                // Counted after an answer of this window that came before its
+                // grant, yet counting less: the counter fell back, a new
+                // window began before now.
+                ++dom.counterResets;
+                beginWindowAt();
+            } else if (!dom.boundsKnown) {
+                // Only an answer sent after we moved into the window surely
+                // belongs to it; earlier ones may be the last window's.
+                if (flight.grantedAt < dom.windowStartedAt)
+                    return;
+                dom.boundsKnown = true;
+                dom.evidence = 1;
+                dom.earlyEnd = early;
+                dom.lateEnd = late;
+                adoptView();
+            } else if (early > dom.lateEnd) {
+                // Its window ends after the current one can: a new window
+                // began before this answer was counted.
+                beginWindowAt();
+            } else if (late < dom.earlyEnd) {
+                return; // a late answer from a window that ended
+            } else {
+                // Same window: the bounds only tighten. Evidence that does
+                // not fit (a clock step upstream) widens them instead.
+                double lo = std::max(dom.earlyEnd, early);
+                double hi = std::min(dom.lateEnd, late);
+                if (lo > hi) {
+                    lo = std::min(dom.earlyEnd, early);
+                    hi = std::max(dom.lateEnd, late);
+                }
+                dom.earlyEnd = lo;
+                dom.lateEnd = hi;
+                ++dom.evidence;
+                if (!dom.hasReference || announced < dom.referenceRemaining) {
+                    adoptView(); // the newest view of the upstream's count
+                } else if (announced > dom.referenceRemaining) {
+                    // Counted before the reference view, yet subtracted as in
+                    // flight when that view was adopted: hand it back.
+                    dom.remaining = std::min(dom.remaining + 1, double(dom.budget));
+                }
+            }
         }
-        // The upstream counted `used` in this window when this request came.
-        // Ours counted before it: at most those granted up to its grant, and
-        // those granted with it (they leave together, in any order).
-        if (okUsed)
-            seeForeign(dom, std::max(0, used - ownGrantedBy(dom, flight.grantedAt + kSameBatchSeconds)), t);
+        if (h.hasUsed) {
+            dom.usedSeen = std::max(dom.usedSeen, double(used));
+            // The upstream counted `used` in this window when this request
+            // came; ours counted before it are at most all granted by now
+            // (answers overtake each other, so the grant order says little).
+            seeForeign(dom, std::max(0, used - ownGrantedBy(dom, t)), t);
+        }
     }
 
     void close(Ticket ticket, int status, const HttpHeaders *headers)
@@ -609,6 +714,15 @@ DomainState RateLimiter::state(const QString &domain) const
     s.budget = dom.budget;
     s.remaining = std::max(dom.remaining, 0.0);
     s.secondsToReset = dom.budgetKnown ? std::max(0.0, dom.lateEnd - t) : 0;
+    if (dom.budgetKnown) {
+        s.reserved = std::min(d->reserve(dom, t), s.remaining);
+        s.windowSeconds = dom.windowSeconds;
+        s.secondsToWindowEndLo = std::max(0.0, dom.earlyEnd - t);
+        s.secondsToWindowEndHi = std::max(0.0, dom.lateEnd - t);
+        s.windowEvidence = dom.evidence;
+        s.windowEndFromAnswers = dom.boundsKnown;
+    }
+    s.counterResets = dom.counterResets;
     s.queued = dom.queued;
     s.inFlight = dom.inFlight;
     s.paused = t < dom.pausedUntil;

@@ -44,7 +44,15 @@ QJsonObject domainToJson(const DomainState &s)
             {"budget", s.budget},       {"remaining", s.remaining},
             {"secondsToReset", s.secondsToReset}, {"queued", s.queued},
             {"inFlight", s.inFlight},   {"paused", s.paused},
-            {"granted", double(s.granted)}, {"rejected429", double(s.rejected429)}};
+            {"granted", double(s.granted)}, {"rejected429", double(s.rejected429)},
+            {"reserved", s.reserved},
+            // What the limiter has learned of the upstream's window: why it waits.
+            {"window", QJsonObject{{"seconds", s.windowSeconds},
+                                   {"endLo", s.secondsToWindowEndLo},
+                                   {"endHi", s.secondsToWindowEndHi},
+                                   {"evidence", s.windowEvidence},
+                                   {"fromAnswers", s.windowEndFromAnswers},
+                                   {"counterResets", double(s.counterResets)}}}};
 }
 
 DomainState domainFromJson(const QJsonObject &o)
@@ -60,6 +68,14 @@ DomainState domainFromJson(const QJsonObject &o)
     s.paused = o["paused"].toBool();
     s.granted = toInteger<quint64>(o["granted"]);
     s.rejected429 = toInteger<quint64>(o["rejected429"]);
+    s.reserved = o["reserved"].toDouble();
+    const QJsonObject w = o["window"].toObject();
+    s.windowSeconds = w["seconds"].toDouble();
+    s.secondsToWindowEndLo = w["endLo"].toDouble();
+    s.secondsToWindowEndHi = w["endHi"].toDouble();
+    s.windowEvidence = w["evidence"].toInt();
+    s.windowEndFromAnswers = w["fromAnswers"].toBool();
+    s.counterResets = toInteger<quint64>(w["counterResets"]);
     return s;
 }
 

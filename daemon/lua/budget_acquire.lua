@@ -6,6 +6,7 @@ local wait = untilGrant(s, now, inFlight)
 if wait == 0 then
     redis.call('ZADD', flightKey, now + cfg.lease, ARGV[5])
     redis.call('PEXPIRE', flightKey, cfg.lease * 2)
+    redis.call('HSET', stateKey, slotField(ARGV[5]), num(s.window) .. ' ' .. num(s.usedSeen))
     inFlight = inFlight + 1
     spend(s, now)
     save(s)

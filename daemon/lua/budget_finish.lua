@@ -11,8 +11,15 @@ if lease then
     grantedAt = math.min(grantedAt, tonumber(lease) - cfg.lease)
     redis.call('ZREM', flightKey, ARGV[5])
 end
+local slotWindow, slotUsedSeen
+local remembered = redis.call('HGET', stateKey, slotField(ARGV[5]))
+if remembered then
+    local w, u = string.match(remembered, '^(%S+) (%S+)$')
+    slotWindow, slotUsedSeen = tonumber(w), tonumber(u)
+    redis.call('HDEL', stateKey, slotField(ARGV[5]))
+end
 local inFlight = inFlightCount()
 learn(s, grantedAt, tonumber(ARGV[7]) or 0, tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]),
-      tonumber(ARGV[11]), now, inFlight)
+      tonumber(ARGV[11]), now, inFlight, slotWindow, slotUsedSeen)
 save(s)
 return reply(0, 0, s, inFlight)

@@ -14,10 +14,10 @@ namespace {
 
 QByteArray num(double v) { return QByteArray::number(v, 'f', 3); }
 
-// A header value as the scripts want it: the trimmed text, "" when absent.
-QByteArray field(const HttpHeaders *headers, const QByteArray &name)
+// A header as the scripts want it: the conservative reading, "" when absent.
+QByteArray field(bool present, double value)
 {
-    return headers ? headers->value(name).trimmed() : QByteArray();
+    return present ? QByteArray::number(value, 'g', 12) : QByteArray();
 }
 
 } // namespace
@@ -237,10 +237,11 @@ void RedisBudgetAuthority::slotFinished(const QString &name, qint64, int status,
         m_finishedWhileDown.append({name, slot.id});
         return;
     }
+    const RateHeaders h = headers ? RateHeaders::parse(*headers) : RateHeaders();
     QList<QByteArray> args = policyArgs();
     args << slot.id << num(toRedis(slot.grantedAt)) << QByteArray::number(headers ? status : 0)
-         << field(headers, "x-ratelimit-used") << field(headers, "x-ratelimit-remaining")
-         << field(headers, "x-ratelimit-reset") << field(headers, "retry-after");
+         << field(h.hasUsed, h.used) << field(h.hasRemaining, h.remaining)
+         << field(h.hasReset, h.reset) << field(h.hasRetryAfter, h.retryAfter);
     const double sentAt = now();
     m_redis.eval(m_finish, {d.stateKey, d.flightKey}, args, [this, name, id = slot.id, sentAt](const RedisValue &v) {
         if (v.type == RedisValue::Type::Array && v.elements.size() >= 14) {
@@ -267,6 +268,13 @@ void RedisBudgetAuthority::describe(const QString &name, DomainState &state) con
         state.budget = s.budget;
         state.remaining = s.remaining;
         state.secondsToReset = std::max(0.0, s.lateEnd - redisNow) / 1000.0;
+        state.windowSeconds = s.windowMs / 1000.0;
+        state.secondsToWindowEndLo = std::max(0.0, s.earlyEnd - redisNow) / 1000.0;
+        state.secondsToWindowEndHi = state.secondsToReset;
+        state.windowEvidence = s.evidence;
+        state.windowEndFromAnswers = s.boundsKnown;
+        state.counterResets = s.counterResets;
+        state.reserved = 0; // the shared budget keeps nothing for others
         if (s.budgetKnown && redisNow >= s.lateEnd) {
             // The window rolled since: what the next grant will see.
             state.remaining = std::max(0, s.budget - s.inFlight);
@@ -292,6 +300,12 @@ void RedisBudgetAuthority::describe(const QString &name, DomainState &state) con
     state.inFlight = int(d.held.size());
     state.paused = t < d.pausedUntil;
     state.rejected429 = d.rejected429;
+    // A sliding window of this daemon's share, not the upstream's window.
+    state.windowSeconds = windowOf(d) / 1000.0;
+    state.secondsToWindowEndLo = state.secondsToWindowEndHi = state.secondsToReset;
+    state.windowEvidence = 0;
+    state.windowEndFromAnswers = false;
+    state.reserved = 0;
 }
 
 // ---------------------------------------------------------------------------
@@ -318,7 +332,10 @@ int RedisBudgetAuthority::budgetOf(const Domain &d) const
 
 double RedisBudgetAuthority::windowOf(const Domain &d) const
 {
-    return std::max({d.shared.valid ? d.shared.windowMs : 0.0, d.own.windowMs, 1000.0});
+    // The largest reset seen is the window, or one second less when the
+    // upstream rounds down: the local limit assumes the longer.
+    const double largestReset = std::max(d.shared.valid ? d.shared.windowMs : 0.0, d.own.windowMs);
+    return std::max(largestReset + 1000.0, 1000.0);
 }
 
 int RedisBudgetAuthority::shareOf(const Domain &d) const
@@ -374,26 +391,28 @@ double RedisBudgetAuthority::localWaitMs(Domain &d, double t)
 
 void RedisBudgetAuthority::learnOwn(Domain &d, double grantedAt, int status, const HttpHeaders *headers, double t)
 {
-    bool okUsed = false, okRemaining = false, okReset = false, okRetry = false;
-    const int used = field(headers, "x-ratelimit-used").toInt(&okUsed);
-    const double remaining = field(headers, "x-ratelimit-remaining").toDouble(&okRemaining);
-    const double reset = field(headers, "x-ratelimit-reset").toDouble(&okReset);
+    const RateHeaders h = headers ? RateHeaders::parse(*headers) : RateHeaders();
     if (headers && status == 429) {
         ++d.rejected429;
-        double pause = field(headers, "retry-after").toDouble(&okRetry);
-        if (!okRetry)
-            pause = okReset ? reset : std::max(m_config().rate.delaySeconds, 1.0);
-        d.pausedUntil = std::max(d.pausedUntil, t + pause * 1000.0 + 1000.0);
+        double pause = h.hasRetryAfter ? h.retryAfter
+                                       : h.hasReset ? h.reset : std::max(m_config().rate.delaySeconds, 1.0);
+        d.pausedUntil = std::max(d.pausedUntil, t + std::max(pause, 0.0) * 1000.0 + 1000.0);
         d.own.remaining = 0;
     }
-    if (!(okRemaining && okReset))
+    if (!(h.hasRemaining && h.hasReset))
         return;
-    const double early = grantedAt + reset * 1000.0;
+    const double reset = std::max(h.reset, 0.0);
+    const double remaining = h.remaining;
+    const bool okUsed = h.hasUsed;
+    const int used = int(std::ceil(h.used));
+    // Within bounds that hold under every rounding of the reset (see
+    // RateLimiter::Private::learn).
+    const double early = grantedAt + std::max(reset - 1, 0.0) * 1000.0;
     const double late = t + reset * 1000.0 + 1000.0;
     const double announced = std::floor(remaining);
     if (okUsed)
         d.own.budget = used + int(announced);
-    d.own.windowMs = std::max(d.own.windowMs, reset * 1000.0 + 1000.0);
+    d.own.windowMs = std::max(d.own.windowMs, reset * 1000.0);
     const double inFlight = double(d.held.size());
     if (!d.own.known || t >= d.own.late || early > d.own.late) {
         d.own.known = true;
@@ -443,6 +462,11 @@ void RedisBudgetAuthority::absorb(Domain &d, const RedisValue &v, double sentAt)
     s.granted = quint64(std::max(0.0, at(10)));
     s.rejected429 = quint64(std::max(0.0, at(11)));
     s.windowMs = at(12);
+    if (v.elements.size() >= 17) {
+        s.boundsKnown = at(14) != 0;
+        s.evidence = int(at(15));
+        s.counterResets = quint64(std::max(0.0, at(16)));
+    }
 }
 
 void RedisBudgetAuthority::scriptFailed(const char *what, const RedisValue &v)

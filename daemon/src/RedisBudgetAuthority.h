@@ -109,6 +109,9 @@ private:
         quint64 granted = 0;
         quint64 rejected429 = 0;
         double windowMs = 0;
+        bool boundsKnown = false;
+        int evidence = 0;
+        quint64 counterResets = 0;
     };
     // What this daemon's own answers say of the window (local ms).
     struct OwnView

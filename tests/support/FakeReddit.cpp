@@ -25,13 +25,6 @@ constexpr int kMaxListingItems = 1000; // Reddit's listings stop at about 1000 i
 constexpr qint64 kIdBase = 60466176;    // 36^5: ids have 6 base-36 digits, like Reddit's
 constexpr double kCreatedBase = 1700000000.0;
 
-// X-Ratelimit-Reset: whole seconds left, rounded down. The time left is in
-// (0, W]; at the window's very first millisecond it is W, which Reddit
-// announces as W - 1 (599 for its 600 s window).
-int resetSeconds(double secondsLeft)
-{
-    return std::max(0, int(std::floor(secondsLeft - 0.001)));
-}
 
 QByteArray toBase36(qint64 n)
 {
@@ -115,6 +108,43 @@ QJsonObject headersJson(const HttpHeaders &headers)
 }
 
 } // namespace
+
+// The time left is in (0, W]; at the window's very first millisecond it is W.
+int resetSeconds(double secondsLeft, ResetConvention convention)
+{
+    switch (convention) {
+    case ResetConvention::Up:
+        // Reddit: end - int(now), with `end` a whole second: the time left rounded up.
+        return std::max(1, int(std::ceil(secondsLeft - 1e-6)));
+    case ResetConvention::DownNever0:
+        return std::max(1, int(std::floor(secondsLeft - 0.001)));
+    case ResetConvention::Down:
+        break;
+    }
+    // W - 1 at the window's first millisecond (599 for a 600 s window).
+    return std::max(0, int(std::floor(secondsLeft - 0.001)));
+}
+
+QByteArray resetConventionName(ResetConvention convention)
+{
+    switch (convention) {
+    case ResetConvention::Up: return "up";
+    case ResetConvention::DownNever0: return "down-never-0";
+    case ResetConvention::Down: break;
+    }
+    return "down";
+}
+
+bool resetConventionFromName(QByteArrayView name, ResetConvention *convention)
+{
+    for (ResetConvention c : {ResetConvention::Down, ResetConvention::Up, ResetConvention::DownNever0}) {
+        if (name == resetConventionName(c)) {
+            *convention = c;
+            return true;
+        }
+    }
+    return false;
+}
 
 QByteArray faultName(Fault fault)
 {
@@ -421,7 +451,10 @@ QJsonObject FakeReddit::statsJson() const
         {"current_window", currentWindow()},
         {"used", used},
         {"remaining", m_options.budget > 0 ? std::max(0, m_options.budget - used) : -1},
-        {"reset", resetSeconds(secondsToWindowEnd())},
+        {"reset", resetSeconds(secondsToWindowEnd(), m_options.resetConvention)},
+        {"reset_convention", QString::fromLatin1(resetConventionName(m_options.resetConvention))},
+        {"jitter_ms", m_options.jitterMs},
+        {"hold_ms", m_options.holdMs},
         {"total", stats.total},
         {"max_per_window", stats.maxPerWindow},
         {"too_many_requests", stats.tooManyRequests},
@@ -539,7 +572,7 @@ void FakeReddit::onRequest(HttpConnection *connection, const IncomingRequest &re
         response.headers.set("X-Ratelimit-Remaining",
                              QByteArray::number(double(m_options.budget - used), 'f', 1));
         response.headers.set("X-Ratelimit-Reset",
-                             QByteArray::number(resetSeconds(toEnd)));
+                             QByteArray::number(resetSeconds(toEnd, m_options.resetConvention)));
     }
 
     m_log.append(record);
@@ -549,17 +582,41 @@ void FakeReddit::onRequest(HttpConnection *connection, const IncomingRequest &re
     int delayMs = query.queryItemValue(QStringLiteral("__delay_ms")).toInt(&delayOk);
     if (!delayOk)
         delayMs = m_options.latencyMs;
-    const quint64 sequence = request.sequence;
-    const quint64 recordId = record.id;
-    if (delayMs > 0) {
-        QPointer<HttpConnection> guard(connection);
-        QTimer::singleShot(delayMs, this, [=, this] {
-            if (guard)
-                deliver(guard, sequence, recordId, response, fault);
-        });
-    } else {
-        deliver(connection, sequence, recordId, response, fault);
-    }
+    schedule(connection, request.sequence, record.id, response, fault, delayMs);
+}
+
+void FakeReddit::schedule(HttpConnection *connection, quint64 sequence, quint64 recordId,
+                          const Response &response, Fault fault, int delayMs)
+{
+    if (m_options.jitterMs > 0)
+        delayMs += int(QRandomGenerator::global()->bounded(m_options.jitterMs + 1));
+    QPointer<HttpConnection> guard(connection);
+    const auto release = [=, this] {
+        if (!guard)
+            return;
+        if (m_options.holdMs <= 0) {
+            deliver(guard, sequence, recordId, response, fault);
+            return;
+        }
+        m_held.append(HeldAnswer{guard, sequence, recordId, response, fault});
+        if (!m_releaseScheduled) {
+            m_releaseScheduled = true;
+            QTimer::singleShot(m_options.holdMs, this, &FakeReddit::releaseHeld);
+        }
+    };
+    if (delayMs > 0)
+        QTimer::singleShot(delayMs, this, release);
+    else
+        release();
+}
+
+void FakeReddit::releaseHeld()
+{
+    m_releaseScheduled = false;
+    const QList<HeldAnswer> held = std::exchange(m_held, {});
+    for (const HeldAnswer &answer : held)
+        if (answer.connection)
+            deliver(answer.connection, answer.sequence, answer.recordId, answer.response, answer.fault);
 }
 
 void FakeReddit::deliver(HttpConnection *connection, quint64 sequence, quint64 recordId,
@@ -642,6 +699,15 @@ void FakeReddit::handleControl(HttpConnection *connection, const IncomingRequest
         const int latency = query.queryItemValue(QStringLiteral("latency_ms")).toInt(&ok);
         if (ok)
             setLatencyMs(latency);
+        const int jitter = query.queryItemValue(QStringLiteral("jitter_ms")).toInt(&ok);
+        if (ok)
+            setJitterMs(jitter);
+        const int hold = query.queryItemValue(QStringLiteral("hold_ms")).toInt(&ok);
+        if (ok)
+            setHoldMs(hold);
+        ResetConvention convention;
+        if (resetConventionFromName(query.queryItemValue(QStringLiteral("reset")).toLatin1(), &convention))
+            setResetConvention(convention);
         response = json(200, statsJson());
     } else if (path == u"/__fault" && post) {
         const QString kind = query.queryItemValue(QStringLiteral("kind"));

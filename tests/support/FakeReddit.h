@@ -14,6 +14,10 @@
 #include <QString>
 #include <QUrl>
 
+#include "prawmp/Response.h"
+
+#include <algorithm>
+
 class QTcpServer;
 class QTcpSocket;
 
@@ -39,6 +43,20 @@ QByteArray faultName(Fault fault);
 // Accepts the names above (and "servererror"); Fault::None when unknown.
 Fault faultFromName(QByteArrayView name);
 
+// How X-Ratelimit-Reset rounds the seconds left in the window (Reddit does
+// not document it; the limiter must work under each).
+enum class ResetConvention {
+    Down,       // floor: 0..W-1 (the fake's historical behaviour)
+    Up,         // ceil: 1..W (Reddit's r2/lib/ratelimit.py: end - int(now))
+    DownNever0, // floor, but never 0: 1..W-1
+};
+// "down", "up", "down-never-0".
+QByteArray resetConventionName(ResetConvention convention);
+// Accepts the names above; false when unknown.
+bool resetConventionFromName(QByteArrayView name, ResetConvention *convention);
+// X-Ratelimit-Reset for `secondsLeft` in (0, W] under `convention`.
+int resetSeconds(double secondsLeft, ResetConvention convention);
+
 struct FakeRedditOptions
 {
     QHostAddress address = QHostAddress::LocalHost;
@@ -47,6 +65,12 @@ struct FakeRedditOptions
     int budget = 0;              // requests per window; <= 0: unlimited
     double windowSeconds = 600;  // Reddit's window is 10 minutes
     int latencyMs = 0;           // added before every answer (not control paths)
+    ResetConvention resetConvention = ResetConvention::Down;
+    // Answers overtake each other: each waits a further random 0..jitterMs.
+    int jitterMs = 0;
+    // Answers all at once: every answer is held until the oldest held one
+    // has waited holdMs, then all held answers are released together.
+    int holdMs = 0;
 };
 
 // One request FakeReddit received (control paths /__* are not recorded).
@@ -112,13 +136,17 @@ WindowStats computeWindowStats(const QJsonArray &log);
 // X-Fake-Serial header; 1 the first time that exact path+query is served.
 // Listing and about bodies also carry "sub", "query" and "user" (token's user or null).
 // Query parameters for any path: __fault=drop|500|hang|garbage|partial, __delay_ms=N.
+// X-Ratelimit-Reset is rounded per options().resetConvention; answers may
+// overtake each other (jitterMs) or be released in batches (holdMs), after
+// latencyMs (or __delay_ms).
 // Rate-limit headers are sent on every counted answer while budget > 0.
 //
 // Control paths (never counted or recorded):
 //   GET  /__log        JSON array of RequestRecord::toJson()
 //   GET  /__stats      budget, window_seconds, current window usage, per-window counts, 429s
 //   POST /__reset      clears the log (?serials=1 also the serials, ?budget=1 restarts the windows)
-//   POST /__config     ?budget=B&window=W&latency_ms=L (any subset; budget/window restart the windows)
+//   POST /__config     ?budget=B&window=W&latency_ms=L&jitter_ms=J&hold_ms=H&reset=down|up|down-never-0
+//                      (any subset; budget/window restart the windows)
 //   POST /__fault      ?kind=drop|500|hang|garbage|partial|none&count=K (count -1: until reset)
 class FakeReddit : public QObject
 {
@@ -151,6 +179,9 @@ public:
 
     void setLatencyMs(int ms) { m_options.latencyMs = ms; }
     int latencyMs() const { return m_options.latencyMs; }
+    void setResetConvention(ResetConvention convention) { m_options.resetConvention = convention; }
+    void setJitterMs(int ms) { m_options.jitterMs = std::max(0, ms); }
+    void setHoldMs(int ms) { m_options.holdMs = std::max(0, ms); }
 
     // The next `count` recorded requests get `fault` (count < 0: until
     // clearFault()). A request's own ?__fault=... wins and does not use one up.
@@ -204,6 +235,10 @@ private:
                        const QUrl &url);
     void deliver(HttpConnection *connection, quint64 sequence, quint64 recordId,
                  const Response &response, Fault fault);
+    // Answers wait latency + jitter, then the hold (if any), then deliver().
+    void schedule(HttpConnection *connection, quint64 sequence, quint64 recordId,
+                  const Response &response, Fault fault, int delayMs);
+    void releaseHeld();
     Response route(const IncomingRequest &request, const QUrl &url, const QByteArray &target);
     Response listing(const QString &sub, const QString &kind, const QUrl &url,
                      const QByteArray &target, const QString &user);
@@ -229,6 +264,17 @@ private:
 
     Fault m_fault = Fault::None;
     int m_faultCount = 0;
+
+    struct HeldAnswer
+    {
+        QPointer<HttpConnection> connection;
+        quint64 sequence = 0;
+        quint64 recordId = 0;
+        Response response;
+        Fault fault = Fault::None;
+    };
+    QList<HeldAnswer> m_held;
+    bool m_releaseScheduled = false;
 
     QHash<QString, QString> m_clients; // id -> secret
     QHash<QString, QString> m_users;   // name -> password

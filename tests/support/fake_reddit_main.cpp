@@ -62,9 +62,24 @@ int main(int argc, char *argv[])
     const QCommandLineOption latencyOption(QStringLiteral("latency-ms"),
                                            QStringLiteral("Delay before every answer."),
                                            QStringLiteral("L"), QStringLiteral("0"));
+    const QCommandLineOption resetOption(
+        QStringLiteral("reset"),
+        QStringLiteral("How X-Ratelimit-Reset rounds the seconds left: down (0..W-1), up (1..W, "
+                       "as Reddit's code), down-never-0 (1..W-1)."),
+        QStringLiteral("CONVENTION"), QStringLiteral("down"));
+    const QCommandLineOption jitterOption(
+        QStringLiteral("jitter-ms"),
+        QStringLiteral("Random extra delay 0..J per answer: answers overtake each other."),
+        QStringLiteral("J"), QStringLiteral("0"));
+    const QCommandLineOption holdOption(
+        QStringLiteral("hold-ms"),
+        QStringLiteral("Hold answers until the oldest held one is H ms old, then release them "
+                       "all at once."),
+        QStringLiteral("H"), QStringLiteral("0"));
     const QCommandLineOption ipv6Option(QStringLiteral("ipv6"),
                                         QStringLiteral("Also listen on ::1 (same port)."));
-    parser.addOptions({portOption, hostOption, budgetOption, windowOption, latencyOption, ipv6Option});
+    parser.addOptions({portOption, hostOption, budgetOption, windowOption, latencyOption, resetOption,
+                       jitterOption, holdOption, ipv6Option});
     parser.process(app);
 
     prawmp::test::FakeRedditOptions options;
@@ -90,6 +105,15 @@ int main(int argc, char *argv[])
     options.latencyMs = parser.value(latencyOption).toInt(&ok);
     if (!ok || options.latencyMs < 0)
         return fail(QStringLiteral("bad --latency-ms"));
+    if (!prawmp::test::resetConventionFromName(parser.value(resetOption).toLatin1(),
+                                               &options.resetConvention))
+        return fail(QStringLiteral("bad --reset (down, up or down-never-0)"));
+    options.jitterMs = parser.value(jitterOption).toInt(&ok);
+    if (!ok || options.jitterMs < 0)
+        return fail(QStringLiteral("bad --jitter-ms"));
+    options.holdMs = parser.value(holdOption).toInt(&ok);
+    if (!ok || options.holdMs < 0)
+        return fail(QStringLiteral("bad --hold-ms"));
     options.alsoIpv6 = parser.isSet(ipv6Option);
 
     if (!installSignalHandlers())

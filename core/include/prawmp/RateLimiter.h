@@ -28,12 +28,38 @@ struct PRAWMP_EXPORT DomainState
     bool budgetKnown = false; // X-Ratelimit-* headers seen
     int budget = 0;           // used + remaining of the current window
     double remaining = 0;     // our conservative estimate
-    double secondsToReset = 0;
+    double reserved = 0;      // of which kept free for programs outside the daemon
+    double secondsToReset = 0; // until the budget surely renews (the end's late bound)
     int queued = 0;
     int inFlight = 0;
     bool paused = false;      // after a 429, until the reset
     quint64 granted = 0;
     quint64 rejected429 = 0;
+
+    // What the limiter has learned of the upstream's window. Reddit does not
+    // say how it rounds X-Ratelimit-Reset, so each answer places the end
+    // within an interval wide enough for every rounding; answers narrow it.
+    double windowSeconds = 0;        // the window is at least this long
+    double secondsToWindowEndLo = 0; // the current window ends in [lo, hi] s from now;
+    double secondsToWindowEndHi = 0; // pacing aims at lo, the budget renews at hi
+    int windowEvidence = 0;          // answers that placed this window's end
+    bool windowEndFromAnswers = false; // false: predicted from the last window
+    quint64 counterResets = 0;       // windows whose start an answer's count proved
+};
+
+// The rate-limit headers of one answer, read as Reddit sends them:
+// X-Ratelimit-Remaining as a float ("599.0"); a repeated header or a
+// comma-joined value ("991, 98") takes the most conservative reading
+// (most used, least remaining, latest reset, longest Retry-After).
+struct PRAWMP_EXPORT RateHeaders
+{
+    bool hasUsed = false, hasRemaining = false, hasReset = false, hasRetryAfter = false;
+    double used = 0;
+    double remaining = 0;
+    double reset = 0;
+    double retryAfter = 0;
+
+    static RateHeaders parse(const HttpHeaders &headers);
 };
 
 // Decides when each upstream request may leave, per rate domain (the
