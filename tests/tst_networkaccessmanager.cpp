@@ -240,6 +240,48 @@ private slots:
         delete miss;
     }
 
+    void alwaysCacheWorksInProcessToo()
+    {
+        // The same request attribute through DefaultHandler: RequestPipeline
+        // answers only-if-cached for both.
+        prawmp::RequestPipeline pipeline(unpacedConfig());
+        prawmp::DefaultHandler handler(&pipeline);
+        prawmp::NetworkAccessManager nam(&handler);
+        nam.setRoutedHosts({u"127.0.0.1"_s});
+        QNetworkRequest onlyCache(url(u"/r/inproc_cache/hot.json"_s));
+        onlyCache.setAttribute(QNetworkRequest::CacheLoadControlAttribute, QNetworkRequest::AlwaysCache);
+
+        QNetworkReply *miss = nam.get(onlyCache);
+        QVERIFY(waitFinished(miss));
+        QCOMPARE(miss->error(), QNetworkReply::ContentNotFoundError);
+        QCOMPARE(m_reddit->pathCount("/r/inproc_cache/hot.json"), 0);
+
+        QNetworkReply *fill = nam.get(QNetworkRequest(onlyCache.url()));
+        QVERIFY(waitFinished(fill));
+        QCOMPARE(fill->rawHeader("X-Cache"), QByteArray("MISS"));
+        QNetworkReply *hit = nam.get(onlyCache);
+        QVERIFY(waitFinished(hit));
+        QCOMPARE(hit->error(), QNetworkReply::NoError);
+        QCOMPARE(hit->attribute(QNetworkRequest::SourceIsFromCacheAttribute).toBool(), true);
+        QCOMPARE(hit->readAll(), fill->readAll());
+        QCOMPARE(m_reddit->pathCount("/r/inproc_cache/hot.json"), 1);
+        for (QNetworkReply *r : {miss, fill, hit})
+            delete r;
+    }
+
+    void headHasHeadersAndNoBody()
+    {
+        auto nam = daemonManager();
+        QNetworkReply *reply = nam->head(QNetworkRequest(url(u"/r/qnam_head/hot.json"_s)));
+        QVERIFY(waitFinished(reply));
+        QCOMPARE(reply->error(), QNetworkReply::NoError);
+        QCOMPARE(reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), 200);
+        QVERIFY(reply->header(QNetworkRequest::ContentTypeHeader).isValid());
+        QCOMPARE(reply->bytesAvailable(), 0);
+        QCOMPARE(m_reddit->log().last().method, QByteArray("HEAD"));
+        delete reply;
+    }
+
     void onlyIfCachedIsAnsweredByTheDaemon()
     {
         // The daemon behaviour AlwaysCache relies on, as any HTTP client sees it.
@@ -428,6 +470,48 @@ private slots:
         delete first;
         delete queued;
         delete later;
+    }
+
+    void redirectsAreFollowedAsQnamFollowsThem()
+    {
+        // FakeReddit's /redirect answers 302 to /r/redirected/hot.json.
+        QNetworkAccessManager plain;
+        auto nam = daemonManager();
+        const QUrl start = url(u"/redirect"_s);
+        QNetworkReply *expected = plain.get(QNetworkRequest(start));
+        QVERIFY(waitFinished(expected));
+        QNetworkReply *reply = nam->get(QNetworkRequest(start));
+        QSignalSpy redirected(reply, &QNetworkReply::redirected);
+        QVERIFY(waitFinished(reply));
+        QCOMPARE(reply->error(), QNetworkReply::NoError);
+        QCOMPARE(reply->url(), expected->url());
+        QCOMPARE(reply->url().path(), u"/r/redirected/hot.json"_s);
+        QCOMPARE(redirected.count(), 1);
+        QCOMPARE(reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), 200);
+        QVERIFY(QJsonDocument::fromJson(reply->readAll()).isObject());
+
+        // Manual: the 302 is the answer, as QNAM gives it.
+        QNetworkRequest manual(start);
+        manual.setAttribute(QNetworkRequest::RedirectPolicyAttribute, QNetworkRequest::ManualRedirectPolicy);
+        QNetworkReply *plainManual = plain.get(manual);
+        QNetworkReply *ourManual = nam->get(manual);
+        QVERIFY(waitFinished(plainManual));
+        QVERIFY(waitFinished(ourManual));
+        QCOMPARE(ourManual->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), 302);
+        QCOMPARE(ourManual->error(), plainManual->error());
+        QCOMPARE(ourManual->attribute(QNetworkRequest::RedirectionTargetAttribute).toUrl(),
+                 plainManual->attribute(QNetworkRequest::RedirectionTargetAttribute).toUrl());
+
+        // Too many: QNAM's error.
+        QNetworkRequest limited(start);
+        limited.setMaximumRedirectsAllowed(0);
+        QNetworkReply *plainLimited = plain.get(limited);
+        QNetworkReply *ourLimited = nam->get(limited);
+        QVERIFY(waitFinished(plainLimited));
+        QVERIFY(waitFinished(ourLimited));
+        QCOMPARE(ourLimited->error(), plainLimited->error());
+        for (QNetworkReply *r : {expected, reply, plainManual, ourManual, plainLimited, ourLimited})
+            delete r;
     }
 
     void autoDeleteRepliesIsHonoured()

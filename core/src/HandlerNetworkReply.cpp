@@ -51,10 +51,14 @@ QNetworkReply::NetworkError networkError(const Error &error)
 
 HandlerNetworkReply::HandlerNetworkReply(QNetworkAccessManager::Operation op, const QNetworkRequest &request,
                                          const QByteArray &method, QIODevice *outgoingData,
-                                         int transferTimeoutMs, HandlerChooser chooser, QObject *parent)
+                                         int transferTimeoutMs, QNetworkRequest::RedirectPolicy redirectPolicy,
+                                         HandlerChooser chooser, RoutePredicate routed, QObject *parent)
     : QNetworkReply(parent)
     , m_outgoing(outgoingData)
     , m_choose(std::move(chooser))
+    , m_routed(std::move(routed))
+    , m_redirectPolicy(redirectPolicy)
+    , m_redirectsLeft(request.maximumRedirectsAllowed())
 {
     setRequest(request);
     setUrl(request.url());
@@ -131,7 +135,11 @@ void HandlerNetworkReply::send()
         qCWarning(lcNam) << "content-type missing in HTTP POST, defaulting to application/x-www-form-urlencoded";
         m_request.headers.add("Content-Type", "application/x-www-form-urlencoded");
     }
-    Handler *handler = m_choose(nullptr);
+    start(m_choose(nullptr));
+}
+
+void HandlerNetworkReply::start(Handler *handler)
+{
     m_reply = handler->request(m_request);
     connect(m_reply, &Reply::finished, this, &HandlerNetworkReply::handlerFinished);
 }
@@ -145,15 +153,66 @@ void HandlerNetworkReply::handlerFinished()
         if (Handler *other = m_choose(&error)) {
             m_retried = true;
             detachHandlerReply(false);
-            m_reply = other->request(m_request);
-            connect(m_reply, &Reply::finished, this, &HandlerNetworkReply::handlerFinished);
+            start(other);
             return;
         }
     }
     if (error)
         deliverError(error);
-    else
+    else if (!followRedirect(m_reply->response()))
         deliverAnswer();
+}
+
+bool HandlerNetworkReply::followRedirect(const Response &response)
+{
+    // QNAM (Qt 6) follows redirects unless told not to; so do routed replies,
+    // as long as the target is routed too (this reply cannot become a plain one).
+    static const QList<int> redirects{301, 302, 303, 305, 307, 308};
+    if (!redirects.contains(response.status) || !response.headers.contains("Location")
+        || m_redirectPolicy == QNetworkRequest::ManualRedirectPolicy
+        || m_redirectPolicy == QNetworkRequest::UserVerifiedRedirectPolicy)
+        return false;
+    const QUrl current = url();
+    const QUrl target = current.resolved(QUrl::fromEncoded(response.headers.value("Location")));
+    if (!target.isValid() || !m_routed(target))
+        return false;
+    if (m_redirectsLeft <= 0) {
+        detachHandlerReply(false);
+        fail(TooManyRedirectsError, tr("Too many redirects"));
+        return true;
+    }
+    const bool downgrade = current.scheme() == QLatin1String("https") && target.scheme() == QLatin1String("http");
+    const bool sameOrigin = current.scheme() == target.scheme() && current.host() == target.host()
+                            && current.port() == target.port();
+    if ((m_redirectPolicy == QNetworkRequest::NoLessSafeRedirectPolicy && downgrade)
+        || (m_redirectPolicy == QNetworkRequest::SameOriginRedirectPolicy && !sameOrigin)) {
+        detachHandlerReply(false);
+        fail(InsecureRedirectError, tr("Insecure redirect"));
+        return true;
+    }
+    --m_redirectsLeft;
+    detachHandlerReply(false);
+    // 301/302 of a POST and every 303 become a GET without a body (as browsers and QNAM do).
+    const bool toGet = response.status == 303 ? m_request.method != "HEAD"
+                                              : (response.status == 301 || response.status == 302)
+                                                    && m_request.method == "POST";
+    if (toGet) {
+        m_request.method = "GET";
+        m_request.body.clear();
+        m_request.headers.remove("Content-Type");
+        m_request.headers.remove("Content-Length");
+        setOperation(QNetworkAccessManager::GetOperation);
+    }
+    if (!sameOrigin)
+        m_request.headers.remove("Authorization"); // credentials stay with their origin
+    m_request.url = target.adjusted(QUrl::RemoveFragment);
+    setUrl(target);
+    qCDebug(lcNam) << "following" << response.status << "to" << target.toString(QUrl::RemoveQuery);
+    emit redirected(target);
+    if (m_done) // aborted from a slot of redirected()
+        return true;
+    start(m_choose(nullptr));
+    return true;
 }
 
 bool HandlerNetworkReply::isAlwaysCache() const

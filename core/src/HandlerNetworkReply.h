@@ -5,6 +5,7 @@
 // HTTP answer (signals, attributes, error codes).
 #include "prawmp/Error.h"
 #include "prawmp/Request.h"
+#include "prawmp/Response.h"
 
 #include <QNetworkAccessManager>
 #include <QNetworkReply>
@@ -27,10 +28,13 @@ public:
     // again when a handler failed: given that error, returns the handler to
     // try once more, or nullptr to report the error.
     using HandlerChooser = std::function<Handler *(const Error *failure)>;
+    // Whether a URL goes through a handler at all (redirects elsewhere are not followed).
+    using RoutePredicate = std::function<bool(const QUrl &url)>;
 
     HandlerNetworkReply(QNetworkAccessManager::Operation op, const QNetworkRequest &request,
                         const QByteArray &method, QIODevice *outgoingData, int transferTimeoutMs,
-                        HandlerChooser chooser, QObject *parent);
+                        QNetworkRequest::RedirectPolicy redirectPolicy, HandlerChooser chooser,
+                        RoutePredicate routed, QObject *parent);
     ~HandlerNetworkReply() override;
 
     void abort() override;
@@ -52,6 +56,9 @@ private:
     void readOutgoing();
     void send();
     void handlerFinished();
+    // Follows a redirect as QNAM's policy says; false: deliver the 3xx itself.
+    bool followRedirect(const Response &response);
+    void start(Handler *handler);
     void deliverAnswer();
     void deliverError(const Error &error);
     void fail(NetworkError code, const QString &message);
@@ -61,6 +68,9 @@ private:
     Request m_request;
     QPointer<QIODevice> m_outgoing;
     HandlerChooser m_choose;
+    RoutePredicate m_routed;
+    QNetworkRequest::RedirectPolicy m_redirectPolicy = QNetworkRequest::ManualRedirectPolicy;
+    int m_redirectsLeft = 0;
     QPointer<Reply> m_reply;
     QTimer m_timeout;
     QByteArray m_body;

@@ -263,7 +263,10 @@ QNetworkReply *NetworkAccessManager::createRequest(Operation op, const QNetworkR
             return nullptr;
         return failure ? self->d->retryHandlerFor(*failure) : self->d->current();
     };
-    auto *reply = new HandlerNetworkReply(op, request, method, outgoingData, timeout, choose, this);
+    auto routed = [self](const QUrl &url) { return self && self->isRouted(url); };
+    const QVariant policy = request.attribute(QNetworkRequest::RedirectPolicyAttribute);
+    const auto redirects = policy.isValid() ? QNetworkRequest::RedirectPolicy(policy.toInt()) : redirectPolicy();
+    auto *reply = new HandlerNetworkReply(op, request, method, outgoingData, timeout, redirects, choose, routed, this);
     const QString host = request.url().host().toLower();
     connect(reply, &HandlerNetworkReply::answered, this,
             [this, host](const HttpHeaders &headers) { d->updateBudgets(host, headers); });

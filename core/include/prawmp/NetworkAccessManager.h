@@ -30,9 +30,11 @@ class Handler;
 // transfer timeouts end the reply as QNAM ends it. abort() of a request still
 // waiting for budget means it is never sent upstream.
 //
-// Not done for routed requests (they are for plain QNAM): redirects are not
-// followed (RedirectionTargetAttribute is set), the cookie jar, QNAM's own
-// QAbstractNetworkCache and authenticationRequired() are not consulted.
+// Redirects are followed as the redirect policy says (QNAM's default:
+// NoLessSafeRedirectPolicy), when the target is routed too; otherwise the
+// 3xx is the answer (RedirectionTargetAttribute set). UserVerifiedRedirectPolicy
+// is treated as ManualRedirectPolicy. Not consulted for routed requests:
+// the cookie jar, QNAM's own QAbstractNetworkCache, authenticationRequired().
 //
 // Lives in the thread that creates it (which must run an event loop).
 class PRAWMP_EXPORT NetworkAccessManager : public QNetworkAccessManager
