@@ -33,4 +33,9 @@ bool Request::wantsFreshAnswer() const
         || hasDirective(headers.values("Pragma"), "no-cache");
 }
 
+bool Request::onlyIfCached() const
+{
+    return hasDirective(headers.values("Cache-Control"), "only-if-cached");
+}
+
 } // namespace prawmp

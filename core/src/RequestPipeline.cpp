@@ -1,6 +1,7 @@
 #include "prawmp/RequestPipeline.h"
 
 #include "prawmp/CacheKey.h"
+#include "prawmp/JsonResponses.h"
 #include "prawmp/ResponseCache.h"
 #include "prawmp/SharedCache.h"
 #include "prawmp/Upstream.h"
@@ -230,6 +231,35 @@ struct RequestPipeline::Private
 
     // X-Mp-Max-Wait: fails the reply at once when the expected queueing is
     // longer than the requester allows, whatever the method.
+    // "Cache-Control: only-if-cached" (RFC 9111 5.2.1.7) after a local miss:
+    // another daemon's entry in distributed mode, else 504; never the upstream.
+    void answerCachedOnly(const Request &request, const CacheKey &key, Reply *reply, qint64 startedMs)
+    {
+        auto notCached = [this, request, startedMs](Reply *r) {
+            ++counters.misses;
+            r->finish(jsonError(504, QStringLiteral("not_cached"),
+                                QStringLiteral("only-if-cached: no cached answer for this request")),
+                      CacheStatus::Miss);
+            report(request, *r, startedMs, request.clientId);
+        };
+        if (!shared || request.wantsFreshAnswer()) {
+            notCached(reply);
+            return;
+        }
+        shared->lookup(key, [this, guard = QPointer<Reply>(reply), notCached, request,
+                             startedMs](std::optional<SharedCache::Hit> hit) {
+            if (!guard || guard->isFinished())
+                return;
+            if (!hit) {
+                notCached(guard);
+                return;
+            }
+            ++counters.hits;
+            guard->finish(hit->response, CacheStatus::Hit, hit->ageSeconds);
+            report(request, *guard, startedMs, request.clientId);
+        });
+    }
+
     bool refuseLongWait(const Request &request, Reply *reply, qint64 startedMs)
     {
         if (request.maxWaitSeconds < 0)
@@ -317,12 +347,20 @@ Reply *RequestPipeline::submit(const Request &request)
                 d->report(request, *reply, started, request.clientId);
                 return reply;
             }
+            if (request.onlyIfCached()) {
+                d->answerCachedOnly(request, key, reply, started);
+                return reply;
+            }
             if (Flight *flight = d->coalescing.value(key)) {
                 ++d->counters.coalesced;
                 d->attach(flight, reply, request);
                 return reply;
             }
             ++d->counters.misses;
+        } else if (request.onlyIfCached()) {
+            // no-cache and only-if-cached: no answer is acceptable.
+            d->answerCachedOnly(request, key, reply, started);
+            return reply;
         } else {
             ++d->counters.bypasses;
         }

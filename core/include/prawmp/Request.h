@@ -27,6 +27,9 @@ struct PRAWMP_EXPORT Request
     bool isWriteMethod() const;
     // The request asked to skip the cache lookup (Cache-Control/Pragma: no-cache).
     bool wantsFreshAnswer() const;
+    // The request accepts a cached answer only (Cache-Control: only-if-cached,
+    // RFC 9111 5.2.1.7): a miss is answered 504 without going upstream.
+    bool onlyIfCached() const;
 };
 
 } // namespace prawmp
