@@ -758,8 +758,9 @@ int main()
             }
         }
         const QSet<QString> notInFile{u"help"_s, u"help-all"_s, u"version"_s, u"config"_s};
-        // Defaults --help computes for this machine (threads: one per core).
-        const QSet<QString> machineDependent{u"threads"_s};
+        // Defaults --help computes for this machine (threads: one per core;
+        // state-dir: under the user's home or systemd's StateDirectory).
+        const QSet<QString> machineDependent{u"threads"_s, u"state-dir"_s};
         // What --help shows as a default, as the config file writes it.
         const QHash<QString, QString> spelled{{u"none"_s, QString()}, {u"Reddit's routes"_s, QString()},
                                               {u"off"_s, u"false"_s}};

@@ -1,5 +1,6 @@
 #include "prawmp/RequestPipeline.h"
 
+#include "prawmp/AppIdentities.h"
 #include "prawmp/CacheKey.h"
 #include "prawmp/JsonResponses.h"
 #include "prawmp/ResponseCache.h"
@@ -28,7 +29,9 @@ namespace {
 
 const QList<qint64> kWaitBoundsMs = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000};
 
-QString rateDomain(const QUrl &url) { return url.host().toLower(); }
+// The answers that tell which app, user and scopes a token stands for.
+bool isTokenEndpoint(const QUrl &url) { return url.path().endsWith(QLatin1String("/api/v1/access_token")); }
+bool isMeEndpoint(const QUrl &url) { return url.path() == QLatin1String("/api/v1/me"); }
 
 } // namespace
 
@@ -41,6 +44,7 @@ struct Flight
     QList<QPointer<Reply>> waiters;
     QList<qint64> startedMs; // per waiter, on the pipeline clock
     QStringList clientIds;   // per waiter: a coalesced request is its own client's
+    QString domain;          // rate domain: host + app
     RateLimiter::Ticket ticket = 0;
     // Tells this flight from a later one allocated at the same address,
     // for a grant still queued when its own flight went away.
@@ -64,8 +68,10 @@ struct RequestPipeline::Private
     QHash<Flight *, bool> flights; // owned
     quint64 nextFlightSerial = 0;
     PipelineCounters counters;
+    AppIdentities identities;
 
-    explicit Private(const PipelineConfig &c) : config(c), cache(c.cacheTtlSeconds, c.cacheMaxBytes)
+    explicit Private(const PipelineConfig &c)
+        : config(c), cache(c.cacheTtlSeconds, c.cacheMaxBytes), identities(c.rateKey)
     {
         counters.waitBucketBoundsMs = kWaitBoundsMs;
         counters.waitBucketCounts = QList<quint64>(kWaitBoundsMs.size() + 1, 0);
@@ -99,10 +105,21 @@ struct RequestPipeline::Private
         emit q->requestFinished(r);
     }
 
+    QString rateDomain(const Request &request) const
+    {
+        return identities.rateDomain(request.url.host(), request.headers);
+    }
+
     Flight *createFlight(const Request &request, const CacheKey &key, bool coalescable)
     {
         auto *flight = new Flight;
         flight->request = request;
+        flight->domain = rateDomain(request);
+        // X-Mp-App is for the daemon only; answers the identities learn from
+        // are asked for uncompressed, so that they can be read.
+        flight->request.headers.remove("X-Mp-App");
+        if (isTokenEndpoint(request.url) || isMeEndpoint(request.url))
+            flight->request.headers.remove("Accept-Encoding");
         flight->key = key;
         flight->coalescable = coalescable;
         flight->queuedAtMs = clock.elapsed();
@@ -116,7 +133,7 @@ struct RequestPipeline::Private
     void enqueue(Flight *flight)
     {
         flight->queuedAtMs = clock.elapsed();
-        flight->ticket = limiter->acquire(rateDomain(flight->request.url), flight->request.clientId, q,
+        flight->ticket = limiter->acquire(flight->domain, flight->request.clientId, q,
                                           [this, flight, serial = flight->serial] { dispatch(flight, serial); });
     }
 
@@ -172,6 +189,10 @@ struct RequestPipeline::Private
             limiter->complete(flight->ticket, response.status, response.headers);
             if (response.status == 429)
                 ++counters.upstream429;
+            if (isTokenEndpoint(flight->request.url))
+                identities.learnFromTokenAnswer(flight->request, response.status, response.body);
+            else if (isMeEndpoint(flight->request.url))
+                identities.learnFromMeAnswer(flight->request, response.status, response.body);
             if (flight->request.isCacheableMethod()) {
                 if (cache.store(flight->key, response) && shared)
                     shared->store(flight->key, response, cache.ttl());
@@ -264,7 +285,7 @@ struct RequestPipeline::Private
     {
         if (request.maxWaitSeconds < 0)
             return false;
-        const qint64 expected = limiter->expectedWaitMs(rateDomain(request.url), request.clientId);
+        const qint64 expected = limiter->expectedWaitMs(rateDomain(request), request.clientId);
         if (expected <= qint64(request.maxWaitSeconds * 1000))
             return false;
         ++counters.queueRejections;
@@ -300,7 +321,7 @@ struct RequestPipeline::Private
         if (!flights.contains(flight) || flight->serial != serial || flight->dispatched || reply->isFinished())
             return;
         ++counters.queueRejections;
-        const qint64 expected = limiter->expectedWaitMs(rateDomain(request.url), request.clientId);
+        const qint64 expected = limiter->expectedWaitMs(rateDomain(request), request.clientId);
         reply->fail({Error::Kind::QueueTimeout,
                      QStringLiteral("still queued after the allowed %1 s").arg(request.maxWaitSeconds),
                      std::max(1.0, std::ceil(double(expected) / 1000.0))});
@@ -403,6 +424,7 @@ void RequestPipeline::reconfigure(const PipelineConfig &config)
     d->cache.setMaxBytes(config.cacheMaxBytes);
     d->limiter->setConfig(config.rate);
     d->upstream->setTimeout(config.upstreamTimeoutSeconds);
+    d->identities.setRateKey(config.rateKey);
 }
 
 PipelineConfig RequestPipeline::config() const { return d->config; }
@@ -410,6 +432,7 @@ ResponseCache &RequestPipeline::cache() { return d->cache; }
 RateLimiter &RequestPipeline::limiter() { return *d->limiter; }
 Upstream &RequestPipeline::upstream() { return *d->upstream; }
 PipelineCounters RequestPipeline::counters() const { return d->counters; }
+AppIdentities &RequestPipeline::identities() { return d->identities; }
 
 void RequestPipeline::countCacheHits(quint64 count)
 {

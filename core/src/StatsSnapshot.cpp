@@ -40,7 +40,8 @@ CacheStatus cacheStatusFromName(const QString &name)
 
 QJsonObject domainToJson(const DomainState &s)
 {
-    return {{"domain", s.domain},       {"budgetKnown", s.budgetKnown},
+    return {{"domain", s.domain},       {"app", s.app}, {"label", s.label},
+            {"budgetKnown", s.budgetKnown},
             {"budget", s.budget},       {"remaining", s.remaining},
             {"secondsToReset", s.secondsToReset}, {"queued", s.queued},
             {"inFlight", s.inFlight},   {"paused", s.paused},
@@ -59,6 +60,8 @@ DomainState domainFromJson(const QJsonObject &o)
 {
     DomainState s;
     s.domain = o["domain"].toString();
+    s.app = o["app"].toString();
+    s.label = o["label"].toString();
     s.budgetKnown = o["budgetKnown"].toBool();
     s.budget = o["budget"].toInt();
     s.remaining = o["remaining"].toDouble();

@@ -226,11 +226,16 @@ QByteArray ControlEndpoints::prometheusText(const StatsSnapshot &s)
                + (s.redisState == QLatin1String(state) ? "1" : "0") + '\n';
 
     metric(out, "prawmp_queue_depth", "gauge", "Requests waiting for the rate limiter.");
+    // One series per rate domain; "app" is its OAuth client id ("" for the
+    // host's anonymous and unidentified domains).
+    const auto domainLabels = [](const DomainState &d) {
+        return "domain=\"" + label(d.domain) + "\",app=\"" + label(d.app) + '"';
+    };
     for (const DomainState &d : s.domains)
-        out += "prawmp_queue_depth{domain=\"" + label(d.domain) + "\"} " + QByteArray::number(d.queued) + '\n';
+        out += "prawmp_queue_depth{" + domainLabels(d) + "} " + QByteArray::number(d.queued) + '\n';
     metric(out, "prawmp_budget_remaining", "gauge", "Remaining requests of the current window, as the daemon sees it.");
     for (const DomainState &d : s.domains)
-        out += "prawmp_budget_remaining{domain=\"" + label(d.domain) + "\"} "
+        out += "prawmp_budget_remaining{" + domainLabels(d) + "} "
                + QByteArray::number(d.budgetKnown ? d.remaining : -1, 'g', 12) + '\n';
 
     metric(out, "prawmp_wait_seconds", "histogram", "Time requests waited for the rate limiter.");

@@ -305,6 +305,43 @@ QList<OptionSpec> makeSpecs()
                       return QStringLiteral("%1 is not a rate mode (adaptive or fixed)").arg(quoted(v));
                   return {};
               })});
+    s.append({u"rate-key"_s, u"KEY"_s,
+              u"app: one budget per upstream host and OAuth app (client id), as Reddit counts; host: one budget per host."_s,
+              u"app"_s, false, true, {},
+              scalar([](DaemonOptions &o, const QString &v) -> QString {
+                  const QString k = v.trimmed().toLower();
+                  if (k == u"app")
+                      o.rateKey = AppIdentities::RateKey::App;
+                  else if (k == u"host")
+                      o.rateKey = AppIdentities::RateKey::Host;
+                  else
+                      return QStringLiteral("%1 is not a rate key (app or host)").arg(quoted(v));
+                  return {};
+              })});
+    s.append({u"app-label"_s, u"ID=NAME"_s,
+              u"Show the app with client id ID as NAME in stats and the dashboard (repeatable)."_s,
+              u"none"_s, true, true, {u"id"_s, u"name"_s},
+              [](DaemonOptions &o, const QStringList &values) -> QString {
+                  QMap<QString, QString> labels;
+                  for (const QString &v : values) {
+                      const qsizetype eq = v.indexOf(QLatin1Char('='));
+                      const QString id = v.left(eq).trimmed();
+                      const QString name = v.mid(eq + 1).trimmed();
+                      if (eq <= 0 || name.isEmpty())
+                          return QStringLiteral("%1 is not ID=NAME").arg(quoted(v));
+                      labels.insert(id, name);
+                  }
+                  o.appLabels = labels;
+                  return {};
+              }});
+    s.append({u"state-dir"_s, u"DIR"_s,
+              u"Where the daemon keeps what it learned (which app each token belongs to, as hashes); 'none': nothing kept."_s,
+              DaemonOptions::defaultStateDir(), false, true, {},
+              scalar([](DaemonOptions &o, const QString &v) -> QString {
+                  const QString t = v.trimmed();
+                  o.stateDir = t.toLower() == u"none" ? QString() : QDir(t).absolutePath();
+                  return {};
+              })});
     s.append({u"burst"_s, u"FRACTION"_s,
               u"Adaptive mode: share (0-1) of a window's budget that may leave at once."_s,
               seconds(def.burstFraction), false, true, {},
@@ -599,6 +636,18 @@ QStringList tokensOnCommandLine(const QStringList &arguments)
 
 // ---- DaemonOptions ---------------------------------------------------------
 
+QString DaemonOptions::defaultStateDir()
+{
+    // systemd's StateDirectory= (the unit sets it), else the XDG state home.
+    const QString systemd = qEnvironmentVariable("STATE_DIRECTORY").section(QLatin1Char(':'), 0, 0);
+    if (!systemd.isEmpty())
+        return systemd;
+    QString base = qEnvironmentVariable("XDG_STATE_HOME");
+    if (base.isEmpty())
+        base = QDir::homePath() + u"/.local/state"_s;
+    return base + u"/praw-multiprocess"_s;
+}
+
 int DaemonOptions::defaultThreads()
 {
     return std::max(1, QThread::idealThreadCount());
@@ -613,6 +662,7 @@ PipelineConfig DaemonOptions::pipelineConfig() const
     c.cacheTtlSeconds = cacheTtlSeconds;
     c.cacheMaxBytes = cacheMaxBytes;
     c.upstreamTimeoutSeconds = upstreamTimeoutSeconds;
+    c.rateKey = rateKey;
     return c;
 }
 
@@ -651,6 +701,9 @@ QString DaemonOptions::redactedRedis() const
 
 QString DaemonOptions::describe() const
 {
+    QStringList labelTexts;
+    for (auto it = appLabels.cbegin(); it != appLabels.cend(); ++it)
+        labelTexts.append(it.key() + QLatin1Char('=') + it.value());
     QStringList routeTexts;
     for (const RouteSpec &r : routes)
         routeTexts.append(r.prefix + QLatin1Char('=') + r.target.toString());
@@ -664,6 +717,9 @@ QString DaemonOptions::describe() const
       << line(u"allow-host"_s, allowHosts.isEmpty() ? u"(none)"_s : allowHosts.join(u", "))
       << line(u"delay"_s, seconds(delaySeconds))
       << line(u"rate-mode"_s, rateMode == RateMode::Fixed ? u"fixed"_s : u"adaptive"_s)
+      << line(u"rate-key"_s, rateKey == AppIdentities::RateKey::Host ? u"host"_s : u"app"_s)
+      << line(u"app-label"_s, appLabels.isEmpty() ? u"(none)"_s : labelTexts.join(u", "))
+      << line(u"state-dir"_s, stateDir.isEmpty() ? u"(none)"_s : stateDir)
       << line(u"burst"_s, seconds(burstFraction))
       << line(u"cache-ttl"_s, seconds(cacheTtlSeconds))
       << line(u"cache-max-bytes"_s, QString::number(cacheMaxBytes))

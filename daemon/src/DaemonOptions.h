@@ -7,6 +7,7 @@
 #include <QCommandLineParser>
 #include <QHash>
 #include <QList>
+#include <QMap>
 #include <QString>
 #include <QStringList>
 #include <QUrl>
@@ -46,6 +47,9 @@ struct DaemonOptions
     double delaySeconds = 2.0;
     double burstFraction = 0.5;      // addition: share of a window's budget that may leave at once
     double maxQueueWaitSeconds = -1; // negative: no bound (X-Mp-Max-Wait still applies)
+    AppIdentities::RateKey rateKey = AppIdentities::RateKey::App;
+    QMap<QString, QString> appLabels; // client id -> name shown
+    QString stateDir = defaultStateDir(); // empty: nothing kept across restarts
 
     // Cache and upstream
     double cacheTtlSeconds = 30.0;
@@ -75,6 +79,7 @@ struct DaemonOptions
 
     // QThread::idealThreadCount(), at least 1.
     static int defaultThreads();
+    static QString defaultStateDir();
 
     PipelineConfig pipelineConfig() const;
     HttpLimits httpLimits() const;

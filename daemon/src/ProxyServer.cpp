@@ -3,6 +3,7 @@
 #include "ConstantTime.h"
 #include "ControlEndpoints.h"
 #include "FileDescriptorBudget.h"
+#include "IdentityStore.h"
 #include "ProxyWorker.h"
 #include "RedisBudgetAuthority.h"
 #include "RedisConnection.h"
@@ -49,6 +50,7 @@ ProxyServer::ProxyServer(const DaemonOptions &options, QObject *parent)
     m_options.maxClients = FileDescriptorBudget::clientCapacity(options.maxClients);
     m_rejectingCap = FileDescriptorBudget::rejectionCapacity();
     m_pipeline = new RequestPipeline(options.pipelineConfig(), this);
+    m_identityStore = new IdentityStore(m_pipeline->identities(), options.stateDir, this);
     // Distributed mode: the rate budget and the cache are shared through Redis.
     if (!options.redis.isEmpty()) {
         RedisAddress address;
@@ -75,6 +77,9 @@ ProxyServer::ProxyServer(const DaemonOptions &options, QObject *parent)
 
 ProxyServer::~ProxyServer()
 {
+    // Saves what is still unsaved while the pipeline (a child created
+    // earlier, so deleted earlier) still holds it.
+    delete m_identityStore;
     // Replies are owned here; connections are children and go with us.
     for (auto it = m_pending.keyBegin(); it != m_pending.keyEnd(); ++it)
         delete *it;
@@ -82,6 +87,9 @@ ProxyServer::~ProxyServer()
 
 bool ProxyServer::listen(QString *error)
 {
+    // What earlier runs learned (which app each token belongs to).
+    if (!m_identityStore->load(error))
+        return false;
     const QString addr = m_options.addr;
     QList<QHostAddress> addresses;
     if (addr.compare(QLatin1String("localhost"), Qt::CaseInsensitive) == 0) {
@@ -291,10 +299,12 @@ void ProxyServer::forward(HttpConnection *connection, const IncomingRequest &inc
     connect(reply, &Reply::finished, this, [this, reply] { answer(reply); });
 }
 
-void ProxyServer::decorate(Response &response, const QUrl &url) const
+void ProxyServer::decorate(Response &response, const Request &request) const
 {
-    // Our view of the shared budget, not the one frozen into a cached answer.
-    applyBudgetHeaders(response, m_pipeline->limiter().state(url.host().toLower()));
+    // Our view of the request's own budget (host + app), not the one frozen
+    // into a cached answer.
+    const QString domain = m_pipeline->identities().rateDomain(request.url.host(), request.headers);
+    applyBudgetHeaders(response, m_pipeline->limiter().state(domain));
 }
 
 bool ProxyServer::hasRequestObservers() const
@@ -330,7 +340,7 @@ void ProxyServer::answer(Reply *reply)
         if (reply->cacheStatus() == CacheStatus::Hit)
             response.headers.set("Age", QByteArray::number(reply->ageSeconds()));
         if (response.status != 429)
-            decorate(response, pending.request.url);
+            decorate(response, pending.request);
     }
     response.headers.set("X-Cache", cacheStatusName(reply->cacheStatus()));
     const qint64 totalMs = m_clock.elapsed() - pending.startedMs;
@@ -409,6 +419,10 @@ StatsSnapshot ProxyServer::snapshot() const
     s.cacheMaxBytes = m_pipeline->cache().maxBytes();
     s.cacheTtlSeconds = m_pipeline->cache().ttl();
     s.domains = m_pipeline->limiter().states();
+    for (DomainState &d : s.domains) {
+        d.app = AppIdentities::appOfDomain(d.domain);
+        d.label = m_options.appLabels.value(d.app);
+    }
     s.clients = m_clients.clients();
     s.connections = int(m_connections.size()) + (m_workers ? m_workers->connectionCount() : 0);
     s.rateMode = m_options.rateMode == RateMode::Fixed ? QStringLiteral("fixed") : QStringLiteral("adaptive");

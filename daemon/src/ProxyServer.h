@@ -76,13 +76,14 @@ private:
     void forward(HttpConnection *connection, const IncomingRequest &incoming, const QUrl &url);
     void answer(Reply *reply);
     bool authorized(const IncomingRequest &incoming) const;
-    void decorate(Response &response, const QUrl &url) const;
+    void decorate(Response &response, const Request &request) const;
     void logRequest(const Pending &pending, const Reply &reply, qint64 totalMs) const;
     void maybeFinishShutdown();
 
     DaemonOptions m_options;
     std::unique_ptr<Router> m_router;
     RequestPipeline *m_pipeline = nullptr;
+    class IdentityStore *m_identityStore = nullptr;
     ControlEndpoints *m_control = nullptr;
     // Distributed mode (--redis); null otherwise.
     RedisConnection *m_redis = nullptr;

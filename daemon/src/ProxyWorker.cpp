@@ -303,6 +303,9 @@ struct RouteMemo
     bool ok = false;
     CacheKey key;
     QString host;
+    HttpHeaders credentials;  // what the rate domain is derived from
+    QString domain;           // rate domain (host + app), refreshed with the budget view
+    qint64 domainUntilMs = -1;
     Prepared prepared;
     qint64 lastUsedMs = 0;
 };
@@ -347,8 +350,9 @@ struct WorkerStats
 class ProxyWorker
 {
 public:
-    ProxyWorker(ProxyWorkerPool &pool, ResponseCache &cache, RateLimiter &limiter)
-        : m_pool(pool), m_cache(cache), m_limiter(limiter)
+    ProxyWorker(ProxyWorkerPool &pool, ResponseCache &cache, RateLimiter &limiter,
+                const AppIdentities &identities)
+        : m_pool(pool), m_cache(cache), m_limiter(limiter), m_identities(identities)
     {
         m_epoll = epoll_create1(EPOLL_CLOEXEC);
         m_wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -430,7 +434,7 @@ private:
     void onEvent(Conn *c, uint32_t events, qint64 now);
     void serve(Conn *c, qint64 now);
     bool answerHit(Conn *c, const Peeked &request, qint64 now, std::vector<QByteArray> &out);
-    QByteArray budgetLines(const QString &host, qint64 now, const Prepared &prepared);
+    QByteArray budgetLines(const QString &domain, qint64 now, const Prepared &prepared);
     bool flush(Conn *c);
     void send(Conn *c, std::vector<QByteArray> &out);
     void handOver(Conn *c);
@@ -444,6 +448,7 @@ private:
     ProxyWorkerPool &m_pool;
     ResponseCache &m_cache;
     RateLimiter &m_limiter;
+    const AppIdentities &m_identities;
     int m_epoll = -1;
     int m_wake = -1;
     std::thread m_thread;
@@ -722,6 +727,7 @@ bool ProxyWorker::answerHit(Conn *c, const Peeked &request, qint64 now, std::vec
         memo.key = CacheKey(QByteArrayLiteral("GET"), CacheKey::normalizeUrl(route.url),
                             CacheKey::credentialsHash(credentials), CacheKey::acceptedEncodings(codings));
         memo.host = route.url.host().toLower();
+        memo.credentials = credentials;
         QByteArray stored(memoKey.constData(), memoKey.size()); // a deep copy
         it = m_memo.insert(stored, memo);
     }
@@ -741,8 +747,14 @@ bool ProxyWorker::answerHit(Conn *c, const Peeked &request, qint64 now, std::vec
     head.append("Age: ");
     appendNumber(head, entry->ageSeconds);
     head.append("\r\n");
-    if (entry->response.status != 429)
-        head.append(budgetLines(memo.host, now, prepared));
+    if (entry->response.status != 429) {
+        // A token learned since this memo was made moves it to its app's domain.
+        if (now >= memo.domainUntilMs) {
+            memo.domain = m_identities.rateDomain(memo.host, memo.credentials);
+            memo.domainUntilMs = now + kBudgetViewMs;
+        }
+        head.append(budgetLines(memo.domain, now, prepared));
+    }
     head.append("X-Cache: HIT\r\n");
     const int status = entry->response.status;
     if (!((status >= 100 && status < 200) || status == 204 || status == 304)) {
@@ -777,11 +789,11 @@ bool ProxyWorker::answerHit(Conn *c, const Peeked &request, qint64 now, std::vec
     return true;
 }
 
-QByteArray ProxyWorker::budgetLines(const QString &host, qint64 now, const Prepared &prepared)
+QByteArray ProxyWorker::budgetLines(const QString &domain, qint64 now, const Prepared &prepared)
 {
-    BudgetMemo &memo = m_budget[host];
+    BudgetMemo &memo = m_budget[domain];
     if (now >= memo.validUntilMs) {
-        const DomainState state = m_limiter.state(host);
+        const DomainState state = m_limiter.state(domain);
         memo.known = state.budgetKnown;
         memo.lines.clear();
         if (state.budgetKnown) {
@@ -992,7 +1004,8 @@ ProxyWorkerPool::ProxyWorkerPool(ProxyServer &server, const DaemonOptions &optio
     const int threads = std::max(1, options.threads);
     for (int i = 0; i < threads; ++i) {
         m_workers.push_back(std::make_unique<ProxyWorker>(*this, server.pipeline().cache(),
-                                                          server.pipeline().limiter()));
+                                                          server.pipeline().limiter(),
+                                                          server.pipeline().identities()));
     }
     m_statsTimer = new QTimer(this);
     connect(m_statsTimer, &QTimer::timeout, this, [this] {

@@ -190,6 +190,7 @@ QJsonObject RequestRecord::toJson() const
     o["headers"] = headersJson(headers);
     o["body_size"] = qint64(bodySize);
     o["window"] = window;
+    o["bucket"] = bucket;
     o["rejected"] = rejected;
     o["fault"] = QString::fromLatin1(faultName(fault));
     o["status"] = status;
@@ -212,6 +213,7 @@ RequestRecord RequestRecord::fromJson(const QJsonObject &o)
         r.headers.add(it.key().toLatin1(), it.value().toString().toLatin1());
     r.bodySize = o["body_size"].toInteger();
     r.window = o["window"].toInteger(-1);
+    r.bucket = o["bucket"].toString();
     r.rejected = o["rejected"].toBool();
     r.fault = faultFromName(o["fault"].toString().toLatin1());
     r.status = o["status"].toInt();
@@ -357,6 +359,7 @@ void FakeReddit::setBudget(int budget, double windowSeconds)
     m_windowEpochMs = m_clock.elapsed();
     m_window = 0;
     m_used = 0;
+    m_buckets.clear();
 }
 
 qint64 FakeReddit::currentWindow() const
@@ -391,6 +394,32 @@ void FakeReddit::addClient(const QString &clientId, const QString &secret)
 void FakeReddit::addUser(const QString &name, const QString &password)
 {
     m_users.insert(name, password);
+}
+
+QString FakeReddit::bucketOf(const IncomingRequest &request) const
+{
+    const QByteArray auth = request.headers.value("Authorization").trimmed();
+    if (auth.toLower().startsWith("basic ")) {
+        const QByteArray decoded = QByteArray::fromBase64(auth.mid(6).trimmed());
+        const qsizetype colon = decoded.indexOf(':');
+        if (colon > 0)
+            return QStringLiteral("app:") + QString::fromUtf8(decoded.left(colon));
+    }
+    if (auth.toLower().startsWith("bearer ")) {
+        const QString client = m_tokenClient.value(QString::fromUtf8(auth.mid(7).trimmed()));
+        if (!client.isEmpty())
+            return QStringLiteral("app:") + client;
+    }
+    return QStringLiteral("anonymous");
+}
+
+WindowStats FakeReddit::windowStats(const QString &bucket) const
+{
+    QList<RequestRecord> records;
+    for (const RequestRecord &r : m_log)
+        if (r.bucket == bucket)
+            records.append(r);
+    return computeWindowStats(records);
 }
 
 QString FakeReddit::issueToken(const QString &user)
@@ -536,15 +565,20 @@ void FakeReddit::onRequest(HttpConnection *connection, const IncomingRequest &re
     const double windowMs = m_options.windowSeconds * 1000.0;
     const double sinceEpoch = double(record.arrivalMs - m_windowEpochMs);
     record.window = qint64(std::floor(sinceEpoch / windowMs));
-    if (record.window != m_window) {
-        m_window = record.window;
-        m_used = 0;
+    record.bucket = m_options.perClientId ? bucketOf(request) : QString();
+    // One budget (m_window/m_used), or one per bucket in perClientId mode.
+    qint64 &window = m_options.perClientId ? m_buckets[record.bucket].window : m_window;
+    int &used = m_options.perClientId ? m_buckets[record.bucket].used : m_used;
+    if (record.window != window) {
+        window = record.window;
+        used = 0;
     }
     const bool limited = m_options.budget > 0;
-    if (limited && m_used >= m_options.budget)
+    if (limited && used >= m_options.budget)
         record.rejected = true;
     else
-        ++m_used;
+        ++used;
+    const int usedNow = used;
     const double toEnd = ((record.window + 1) * windowMs - sinceEpoch) / 1000.0;
 
     const QUrlQuery query(url);
@@ -567,7 +601,7 @@ void FakeReddit::onRequest(HttpConnection *connection, const IncomingRequest &re
         response = route(request, url, target);
     }
     if (limited) {
-        const int used = record.rejected ? m_options.budget : m_used;
+        const int used = record.rejected ? m_options.budget : usedNow;
         response.headers.set("X-Ratelimit-Used", QByteArray::number(used));
         response.headers.set("X-Ratelimit-Remaining",
                              QByteArray::number(double(m_options.budget - used), 'f', 1));
@@ -923,7 +957,9 @@ Response FakeReddit::accessToken(const IncomingRequest &request)
                && grant != u"https://oauth.reddit.com/grants/installed_client") {
         return json(400, {{"error", "unsupported_grant_type"}});
     }
-    return json(200, {{"access_token", issueToken(user)},
+    const QString token = issueToken(user);
+    m_tokenClient.insert(token, clientId);
+    return json(200, {{"access_token", token},
                       {"token_type", "bearer"},
                       {"expires_in", 86400},
                       {"scope", "*"}});

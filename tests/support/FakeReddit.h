@@ -71,6 +71,11 @@ struct FakeRedditOptions
     // Answers all at once: every answer is held until the oldest held one
     // has waited holdMs, then all held answers are released together.
     int holdMs = 0;
+    // Count the budget per OAuth client id, as Reddit does since 2023: one
+    // window per client id for the bearer tokens it issued and for token
+    // requests (by their Basic auth), and one anonymous bucket for the rest.
+    // Off: one budget for everything.
+    bool perClientId = false;
 };
 
 // One request FakeReddit received (control paths /__* are not recorded).
@@ -86,6 +91,7 @@ struct RequestRecord
     HttpHeaders headers;
     qsizetype bodySize = 0;
     qint64 window = -1;         // budget window it was counted in
+    QString bucket;             // whose budget: "app:ID", "anonymous"; "" with one budget
     bool rejected = false;      // over budget: answered 429
     Fault fault = Fault::None;
     int status = 0;             // status written; 0 while pending or when none was (drop, hang, garbage)
@@ -211,6 +217,9 @@ public:
     QMap<qint64, int> countsPerWindow() const { return windowStats().requestsPerWindow; }
     int tooManyRequestsCount() const { return windowStats().tooManyRequests; }
     WindowStats windowStats() const { return computeWindowStats(m_log); }
+    // The same for the requests counted in one bucket (perClientId mode).
+    WindowStats windowStats(const QString &bucket) const;
+    void setPerClientId(bool on) { m_options.perClientId = on; }
     QJsonArray logJson() const;
     QJsonObject statsJson() const;
     void clearLog();
@@ -261,6 +270,13 @@ private:
     // Budget state of the current window.
     qint64 m_window = 0;
     int m_used = 0;
+    struct Bucket
+    {
+        qint64 window = 0;
+        int used = 0;
+    };
+    QHash<QString, Bucket> m_buckets; // perClientId mode
+    QString bucketOf(const IncomingRequest &request) const;
 
     Fault m_fault = Fault::None;
     int m_faultCount = 0;
@@ -279,6 +295,7 @@ private:
     QHash<QString, QString> m_clients; // id -> secret
     QHash<QString, QString> m_users;   // name -> password
     QHash<QString, QString> m_tokens;  // token -> user ("" for app-only)
+    QHash<QString, QString> m_tokenClient; // token -> client id that got it
     quint64 m_tokenCounter = 0;
     quint64 m_commentCounter = 0;
 

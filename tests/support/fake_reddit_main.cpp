@@ -76,10 +76,14 @@ int main(int argc, char *argv[])
         QStringLiteral("Hold answers until the oldest held one is H ms old, then release them "
                        "all at once."),
         QStringLiteral("H"), QStringLiteral("0"));
+    const QCommandLineOption perClientOption(
+        QStringLiteral("per-client-id"),
+        QStringLiteral("One budget per OAuth client id (tokens it issued, token requests by their "
+                       "Basic auth) and one anonymous bucket, as Reddit counts since 2023."));
     const QCommandLineOption ipv6Option(QStringLiteral("ipv6"),
                                         QStringLiteral("Also listen on ::1 (same port)."));
     parser.addOptions({portOption, hostOption, budgetOption, windowOption, latencyOption, resetOption,
-                       jitterOption, holdOption, ipv6Option});
+                       jitterOption, holdOption, perClientOption, ipv6Option});
     parser.process(app);
 
     prawmp::test::FakeRedditOptions options;
@@ -115,6 +119,7 @@ int main(int argc, char *argv[])
     if (!ok || options.holdMs < 0)
         return fail(QStringLiteral("bad --hold-ms"));
     options.alsoIpv6 = parser.isSet(ipv6Option);
+    options.perClientId = parser.isSet(perClientOption);
 
     if (!installSignalHandlers())
         return fail(QStringLiteral("cannot install signal handlers"));

@@ -24,7 +24,9 @@ struct PRAWMP_EXPORT RateLimitConfig
 // What the limiter currently believes about one rate domain.
 struct PRAWMP_EXPORT DomainState
 {
-    QString domain;
+    QString domain;           // "host", "host app:CLIENT_ID" or "host unidentified"
+    QString app;              // the OAuth client id of an app's domain, else empty
+    QString label;            // --app-label's name for the app, else empty
     bool budgetKnown = false; // X-Ratelimit-* headers seen
     int budget = 0;           // used + remaining of the current window
     double remaining = 0;     // our conservative estimate

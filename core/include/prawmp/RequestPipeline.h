@@ -1,4 +1,5 @@
 #pragma once
+#include "prawmp/AppIdentities.h"
 #include "prawmp/RateLimiter.h"
 #include "prawmp/Reply.h"
 #include "prawmp/Request.h"
@@ -19,6 +20,8 @@ struct PRAWMP_EXPORT PipelineConfig
     double cacheTtlSeconds = 30.0;
     qint64 cacheMaxBytes = 256ll * 1024 * 1024;
     double upstreamTimeoutSeconds = 45.0;
+    // One rate budget per (host, OAuth app), as Reddit counts; Host: per host.
+    AppIdentities::RateKey rateKey = AppIdentities::RateKey::App;
 };
 
 // One finished request, as reported to logs, /_mp/events and the GUI.
@@ -80,6 +83,8 @@ public:
     ResponseCache &cache();
     RateLimiter &limiter();
     Upstream &upstream();
+    // Which app each token belongs to, learned from the answers passing through.
+    AppIdentities &identities();
     PipelineCounters counters() const;
     // Counts requests answered from this cache without submit() (the
     // daemon's serving threads), so that totals and rates include them.
