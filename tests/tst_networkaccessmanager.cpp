@@ -742,6 +742,39 @@ private slots:
         delete online;
     }
 
+    void fallbackStartsWhenTheDaemonStops()
+    {
+        ProcessFixture daemon;
+        QVERIFY2(dtk::startDaemon(daemon, dtk::unpacedDaemonArgs(m_reddit->port())), qPrintable(daemon.describe()));
+        qputenv("PRAWMP_SERVER", QByteArray("127.0.0.1:") + QByteArray::number(daemon.port()));
+        prawmp::NetworkAccessManager nam;
+        qunsetenv("PRAWMP_SERVER");
+        nam.setRoutedHosts({u"127.0.0.1"_s});
+        nam.setFallbackEnabled(true);
+        QSignalSpy active(&nam, &prawmp::NetworkAccessManager::fallbackActiveChanged);
+        prawmp::RequestPipeline pipeline(unpacedConfig());
+        prawmp::DefaultHandler::setSharedPipeline(&pipeline);
+        auto restore = qScopeGuard([] { prawmp::DefaultHandler::setSharedPipeline(nullptr); });
+
+        QNetworkReply *before = nam.get(QNetworkRequest(url(u"/r/stops1/hot.json"_s)));
+        QVERIFY(waitFinished(before));
+        QCOMPARE(before->error(), QNetworkReply::NoError);
+        QCOMPARE(active.count(), 0);
+        QCOMPARE(pipeline.counters().requests, quint64(0));
+
+        // The keep-alive connection to the daemon dies with it.
+        QVERIFY2(daemon.stop(), qPrintable(daemon.describe()));
+        QNetworkReply *after = nam.get(QNetworkRequest(url(u"/r/stops2/hot.json"_s)));
+        QVERIFY(waitFinished(after));
+        QVERIFY2(after->error() == QNetworkReply::NoError, qPrintable(describe(after)));
+        QVERIFY(nam.isFallbackActive());
+        QCOMPARE(active.count(), 1);
+        QCOMPARE(pipeline.counters().requests, quint64(1));
+        QCOMPARE(m_reddit->pathCount("/r/stops2/hot.json"), 1);
+        delete before;
+        delete after;
+    }
+
     void withoutFallbackRequestsWaitForTheDaemon()
     {
         const quint16 port = prawmp::test::freeLoopbackPort();
