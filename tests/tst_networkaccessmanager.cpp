@@ -21,6 +21,7 @@
 #include <QNetworkReply>
 #include <QSignalSpy>
 #include <QTcpServer>
+#include <QTimer>
 #include <QTest>
 
 #include <memory>
@@ -63,6 +64,48 @@ struct SignalLog
         QObject::connect(reply, &QNetworkReply::errorOccurred, reply, [this] { names.append(u"errorOccurred"_s); });
         QObject::connect(reply, &QNetworkReply::finished, reply, [this] { names.append(u"finished"_s); });
     }
+};
+
+// A sequential body (a pipe, a socket): its bytes come in pieces, later,
+// and its end is readChannelFinished().
+class TrickleDevice : public QIODevice
+{
+public:
+    explicit TrickleDevice(const QByteArray &data) : m_data(data)
+    {
+        open(QIODevice::ReadOnly);
+        m_timer.setInterval(20);
+        QObject::connect(&m_timer, &QTimer::timeout, this, [this] {
+            m_available += 4;
+            emit readyRead();
+            if (m_available >= m_data.size()) {
+                m_timer.stop();
+                emit readChannelFinished();
+            }
+        });
+        m_timer.start();
+    }
+    bool isSequential() const override { return true; }
+    qint64 bytesAvailable() const override
+    {
+        return std::min<qint64>(m_available, m_data.size()) - m_pos + QIODevice::bytesAvailable();
+    }
+
+protected:
+    qint64 readData(char *data, qint64 maxSize) override
+    {
+        const qint64 n = std::min<qint64>(maxSize, std::min<qint64>(m_available, m_data.size()) - m_pos);
+        memcpy(data, m_data.constData() + m_pos, size_t(n));
+        m_pos += n;
+        return n;
+    }
+    qint64 writeData(const char *, qint64) override { return -1; }
+
+private:
+    QByteArray m_data;
+    qint64 m_available = 0;
+    qint64 m_pos = 0;
+    QTimer m_timer;
 };
 
 prawmp::PipelineConfig unpacedConfig(double delaySeconds = 0)
@@ -323,6 +366,7 @@ private slots:
         QTest::addColumn<QString>("kind");
         QTest::newRow("post QByteArray") << u"post"_s;
         QTest::newRow("put QIODevice") << u"put"_s;
+        QTest::newRow("post sequential QIODevice") << u"trickle"_s;
         QTest::newRow("custom PATCH") << u"patch"_s;
         QTest::newRow("deleteResource") << u"delete"_s;
     }
@@ -345,6 +389,11 @@ private slots:
         } else if (kind == u"put") {
             reply = nam->put(request, &device);
             method = "PUT";
+        } else if (kind == u"trickle") {
+            auto *trickle = new TrickleDevice(body);
+            reply = nam->post(request, trickle);
+            trickle->setParent(reply); // lives as long as the reply, as QNAM asks
+            method = "POST";
         } else if (kind == u"patch") {
             reply = nam->sendCustomRequest(request, "PATCH", body);
             method = "PATCH";
@@ -691,6 +740,39 @@ private slots:
         QVERIFY2(daemon.stop(), qPrintable(daemon.describe()));
         delete offline;
         delete online;
+    }
+
+    void fallbackStartsWhenTheDaemonStops()
+    {
+        ProcessFixture daemon;
+        QVERIFY2(dtk::startDaemon(daemon, dtk::unpacedDaemonArgs(m_reddit->port())), qPrintable(daemon.describe()));
+        qputenv("PRAWMP_SERVER", QByteArray("127.0.0.1:") + QByteArray::number(daemon.port()));
+        prawmp::NetworkAccessManager nam;
+        qunsetenv("PRAWMP_SERVER");
+        nam.setRoutedHosts({u"127.0.0.1"_s});
+        nam.setFallbackEnabled(true);
+        QSignalSpy active(&nam, &prawmp::NetworkAccessManager::fallbackActiveChanged);
+        prawmp::RequestPipeline pipeline(unpacedConfig());
+        prawmp::DefaultHandler::setSharedPipeline(&pipeline);
+        auto restore = qScopeGuard([] { prawmp::DefaultHandler::setSharedPipeline(nullptr); });
+
+        QNetworkReply *before = nam.get(QNetworkRequest(url(u"/r/stops1/hot.json"_s)));
+        QVERIFY(waitFinished(before));
+        QCOMPARE(before->error(), QNetworkReply::NoError);
+        QCOMPARE(active.count(), 0);
+        QCOMPARE(pipeline.counters().requests, quint64(0));
+
+        // The keep-alive connection to the daemon dies with it.
+        QVERIFY2(daemon.stop(), qPrintable(daemon.describe()));
+        QNetworkReply *after = nam.get(QNetworkRequest(url(u"/r/stops2/hot.json"_s)));
+        QVERIFY(waitFinished(after));
+        QVERIFY2(after->error() == QNetworkReply::NoError, qPrintable(describe(after)));
+        QVERIFY(nam.isFallbackActive());
+        QCOMPARE(active.count(), 1);
+        QCOMPARE(pipeline.counters().requests, quint64(1));
+        QCOMPARE(m_reddit->pathCount("/r/stops2/hot.json"), 1);
+        delete before;
+        delete after;
     }
 
     void withoutFallbackRequestsWaitForTheDaemon()

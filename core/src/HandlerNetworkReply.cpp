@@ -103,15 +103,27 @@ HandlerNetworkReply::HandlerNetworkReply(QNetworkAccessManager::Operation op, co
         send();
         return;
     }
-    // A pipe or socket: the body is complete when its read channel ends.
-    m_request.body = m_outgoing->readAll();
+    // A pipe or socket: the body is complete when its read channel ends or
+    // when the Content-Length the request announced has arrived.
+    bool lengthGiven = false;
+    m_expectedBodySize = request.header(QNetworkRequest::ContentLengthHeader).toLongLong(&lengthGiven);
+    if (!lengthGiven)
+        m_expectedBodySize = -1;
     connect(m_outgoing, &QIODevice::readyRead, this, &HandlerNetworkReply::readOutgoing);
     connect(m_outgoing, &QIODevice::readChannelFinished, this, [this] {
         readOutgoing();
-        disconnect(m_outgoing, nullptr, this, nullptr);
-        m_outgoing = nullptr;
-        send();
+        outgoingComplete();
     });
+    readOutgoing();
+}
+
+void HandlerNetworkReply::outgoingComplete()
+{
+    if (!m_outgoing)
+        return;
+    disconnect(m_outgoing, nullptr, this, nullptr);
+    m_outgoing = nullptr;
+    send();
 }
 
 HandlerNetworkReply::~HandlerNetworkReply()
@@ -122,8 +134,13 @@ HandlerNetworkReply::~HandlerNetworkReply()
 
 void HandlerNetworkReply::readOutgoing()
 {
-    if (m_outgoing)
-        m_request.body += m_outgoing->readAll();
+    if (!m_outgoing)
+        return;
+    m_request.body += m_outgoing->readAll();
+    if (m_expectedBodySize >= 0 && m_request.body.size() >= m_expectedBodySize) {
+        m_request.body.truncate(m_expectedBodySize);
+        outgoingComplete();
+    }
 }
 
 void HandlerNetworkReply::send()

@@ -54,6 +54,7 @@ protected:
 
 private:
     void readOutgoing();
+    void outgoingComplete();
     void send();
     void handlerFinished();
     // Follows a redirect as QNAM's policy says; false: deliver the 3xx itself.
@@ -75,6 +76,7 @@ private:
     QTimer m_timeout;
     QByteArray m_body;
     qint64 m_readPos = 0;
+    qint64 m_expectedBodySize = -1; // Content-Length of a sequential body, -1: until its end
     bool m_done = false;
     bool m_retried = false;
 };
