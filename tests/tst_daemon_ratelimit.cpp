@@ -214,6 +214,92 @@ private slots:
         QVERIFY(reddit.stop());
     }
 
+    // The stall of issue 15, through the daemon: 300 per 6 s, 40 clients,
+    // answers held and released together, the reset rounded down but never
+    // to 0. The limiter before it learned the window sat for 5 s with 282
+    // left and 40 queued (it took its own answers for a foreign consumer).
+    // Sampled from /_mp/stats, which also says what was learned.
+    void queueIsServedWhileBudgetIsLeftWithAnswersAllAtOnce()
+    {
+        constexpr int kBudget = 300;
+        constexpr double kWindow = 6.0;
+        constexpr int kClients = 40;
+        constexpr double kMaxStallSeconds = 1.0; // the pace interval here is <= 0.25 s; HTTP sampling adds jitter
+        ProcessFixture reddit;
+        QVERIFY2(reddit.start(prawmp::test::fakeRedditProgram(),
+                              {"--port", "0", "--budget", QString::number(kBudget), "--window", QString::number(kWindow),
+                               "--hold-ms", "200", "--reset", "down-never-0"}),
+                 qPrintable(reddit.describe()));
+        ProcessFixture daemon;
+        QVERIFY2(startDaemon(daemon, {"--upstream", upstreamArg(reddit.port())}), qPrintable(daemon.describe()));
+        std::vector<std::unique_ptr<RawClient>> clients;
+        std::vector<int> sent(kClients, 0);
+        for (int i = 0; i < kClients; ++i) {
+            clients.push_back(std::make_unique<RawClient>(daemon.port()));
+            QVERIFY(clients.back()->waitConnected());
+        }
+        QCOMPARE(fetch(reddit.port(), httpRequest("POST", "/__reset?budget=1")).status, 200);
+        QElapsedTimer timer;
+        timer.start();
+        int next = 0;
+        double stuckSince = -1, longest = 0;
+        qint64 lastGranted = -1, lastSampleMs = -1000;
+        QJsonObject learned, worst;
+        while (timer.elapsed() < qint64(3 * kWindow * 1000)) {
+            for (int i = 0; i < kClients; ++i) {
+                if (clients[i]->responses().size() == sent[i]) {
+                    clients[i]->write(get("/r/held/new.json?n=" + QByteArray::number(next++),
+                                          {{"User-Agent", "held-" + QByteArray::number(i)}}));
+                    ++sent[i];
+                }
+            }
+            if (timer.elapsed() - lastSampleMs >= 50) {
+                lastSampleMs = timer.elapsed();
+                const double t = timer.elapsed() / 1000.0;
+                for (const QJsonValue &v : fetchJson(daemon.port(), "/_mp/stats")["domains"].toArray()) {
+                    const QJsonObject d = v.toObject();
+                    if (!d["budgetKnown"].toBool())
+                        continue;
+                    learned = d;
+                    const bool shouldGrant = d["remaining"].toDouble() >= 1 && d["queued"].toInt() > 0
+                                             && !d["paused"].toBool();
+                    const qint64 granted = d["granted"].toInteger();
+                    if (shouldGrant && granted == lastGranted) {
+                        if (stuckSince < 0)
+                            stuckSince = t;
+                        if (t - stuckSince > longest) {
+                            longest = t - stuckSince;
+                            worst = d;
+                        }
+                    } else {
+                        stuckSince = shouldGrant ? t : -1;
+                    }
+                    lastGranted = granted;
+                }
+            }
+            QTest::qWait(5);
+        }
+        clients.clear();
+        const prawmp::test::WindowStats stats = prawmp::test::computeWindowStats(fakeLog(reddit.port()));
+        std::printf("answers all at once, reset down-never-0: %s; longest stall with budget left %.2f s\n",
+                    qPrintable(stats.describe()), longest);
+        std::fflush(stdout);
+        QVERIFY2(longest <= kMaxStallSeconds,
+                 qPrintable(QStringLiteral("no grant for %1 s: %2").arg(longest).arg(
+                     QString::fromUtf8(QJsonDocument(worst).toJson(QJsonDocument::Compact)))));
+        QVERIFY2(stats.withinBudget(kBudget), qPrintable(stats.describe()));
+        // What the daemon learned of the window, as an operator sees it.
+        const QJsonObject window = learned["window"].toObject();
+        QVERIFY2(window["fromAnswers"].toBool() || window["evidence"].toInt() == 0,
+                 qPrintable(QJsonDocument(learned).toJson(QJsonDocument::Compact)));
+        QVERIFY2(window["seconds"].toDouble() >= kWindow - 1 && window["seconds"].toDouble() <= kWindow,
+                 qPrintable(QJsonDocument(learned).toJson(QJsonDocument::Compact)));
+        QVERIFY(window["endLo"].toDouble() <= window["endHi"].toDouble());
+        QVERIFY(window["endHi"].toDouble() <= 2 * kWindow + 2);
+        QVERIFY(daemon.stop());
+        QVERIFY(reddit.stop());
+    }
+
     void maxWaitFailsFastWith503()
     {
         FakeReddit reddit;

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
+#include <vector>
 #include <limits>
 
 Q_LOGGING_CATEGORY(lcLimiter, "prawmp.limiter")
@@ -67,6 +68,14 @@ QList<double> headerNumbers(const HttpHeaders &headers, const QByteArray &name)
     return out;
 }
 
+// One of our answers in the current window: what it shows of others' spending.
+struct OwnAnswer
+{
+    int used = 0;          // X-Ratelimit-Used it announced
+    double answeredAt = 0;
+    int foreign = 0;       // others' requests counted before it, at least
+};
+
 // What one rate domain knows and who waits for it.
 struct Domain
 {
@@ -114,6 +123,7 @@ struct Domain
     double foreignSeen = 0;         // others' requests seen in this window
     double foreignLast = -1;        // in the last window; -1: no window seen yet
     double foreignSeenAt = 0;       // our last answer of this window
+    std::vector<OwnAnswer> answers; // ours of this window, for the estimate of others'
 
     quint64 granted = 0;
     quint64 rejected429 = 0;
@@ -175,6 +185,7 @@ struct RateLimiter::Private
         dom.foreignSeenAt = t;
         dom.ownInWindow = dom.ownAtRoll = dom.inFlight;
         dom.grantLog.clear();
+        dom.answers.clear();
         ++dom.window;
         dom.windowStartedAt = t;
         dom.earlyEnd = early;
@@ -218,8 +229,12 @@ struct RateLimiter::Private
         double fromPace = 0;
         if (dom.foreignSeen >= kMinForeignSpend) {
             const double w = std::max(dom.windowSeconds, 1.0);
+            // Others keep spending until the window really ends, which may be
+            // up to a second after its early bound (the rounding of the reset
+            // is unknown); not until a predicted late bound, which is loose.
+            const double end = std::min(dom.lateEnd, dom.earlyEnd + 1.0);
             const double elapsed = std::max(dom.foreignSeenAt - (dom.earlyEnd - w), w / 10);
-            fromPace = dom.foreignSeen / elapsed * std::max(0.0, dom.earlyEnd - dom.foreignSeenAt);
+            fromPace = dom.foreignSeen / elapsed * std::max(0.0, end - dom.foreignSeenAt);
         }
         return std::max(0.0, std::ceil(std::max(fromLast, fromPace) - 0.05));
     }
@@ -232,10 +247,24 @@ struct RateLimiter::Private
         return it == dom.grantLog.begin() ? dom.ownAtRoll : std::prev(it)->second;
     }
 
-    // An answer showed `foreign` requests of others in this window so far.
-    void seeForeign(Domain &dom, double foreign, double t)
+    // One of our answers of this window, counted `used`: how many of the
+    // others' requests it shows. Ours counted before it are at most those
+    // granted by its arrival (requests overtake each other between grant
+    // and upstream, so the grant order proves nothing), less those that a
+    // higher count of theirs shows were counted after it. Each later answer
+    // refines the earlier ones: once all of ours are in, the figure is exact.
+    void seeAnswer(Domain &dom, int used, double grantedAt, double t)
     {
-        dom.foreignSeen = std::max(dom.foreignSeen, foreign);
+        int countedLater = 0;
+        for (OwnAnswer &a : dom.answers) {
+            if (a.used > used)
+                ++countedLater;
+            else if (a.used < used && grantedAt <= a.answeredAt)
+                dom.foreignSeen = std::max(dom.foreignSeen, double(++a.foreign)); // counted after `a`
+        }
+        const int foreign = used - ownGrantedBy(dom, t) + countedLater;
+        dom.answers.push_back(OwnAnswer{used, t, foreign});
+        dom.foreignSeen = std::max(dom.foreignSeen, double(foreign));
         dom.foreignSeenAt = t;
     }
 
@@ -535,10 +564,7 @@ struct RateLimiter::Private
         }
         if (h.hasUsed) {
             dom.usedSeen = std::max(dom.usedSeen, double(used));
-            // The upstream counted `used` in this window when this request
-            // came; ours counted before it are at most all granted by now
-            // (answers overtake each other, so the grant order says little).
-            seeForeign(dom, std::max(0, used - ownGrantedBy(dom, t)), t);
+            seeAnswer(dom, used, flight.grantedAt, t);
         }
     }
 
