@@ -202,7 +202,7 @@ private slots:
     {
         AppIdentities ids;
         QList<QByteArray> hashes;
-        ids.setLearnedCallback([&](const QByteArray &hash, const AppIdentities::Identity &identity) {
+        const int id = ids.addLearnedListener([&](const QByteArray &hash, const AppIdentities::Identity &identity) {
             hashes << hash + ' ' + AppIdentities::identityToJson(identity);
         });
         QVERIFY(ids.learnFromTokenAnswer(tokenRequest("appA", "grant_type=password&username=u&password=pw"), 200,
@@ -211,6 +211,12 @@ private slots:
         QVERIFY(hashes.first().startsWith(AppIdentities::hashToken("SECRET-TOKEN")));
         QVERIFY(!hashes.first().contains("SECRET-TOKEN"));
         QVERIFY(!hashes.first().contains("pw"));
+        ids.removeLearnedListener(id);
+        QVERIFY(ids.learnFromTokenAnswer(tokenRequest("appA", "grant_type=client_credentials"), 200,
+                                         tokenAnswer("OTHER")));
+        QCOMPARE(hashes.size(), 1);
+        ids.insert(AppIdentities::hashToken("X"), {u"appA"_s, {}, {}, {}}); // from elsewhere: not re-announced
+        QCOMPARE(hashes.size(), 1);
     }
 
     void stateFileRoundTripsOwnerOnlyWithoutTokens()

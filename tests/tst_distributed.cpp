@@ -12,6 +12,7 @@
 
 #include <QElapsedTimer>
 #include <QJsonDocument>
+#include <QJsonArray>
 #include <QJsonObject>
 #include <QRandomGenerator>
 #include <QScopeGuard>
@@ -88,8 +89,9 @@ bool takeAnswer(QByteArray &buffer, Answer *answer)
     return true;
 }
 
-// One request on a fresh connection.
-Answer request(quint16 port, const QByteArray &method, const QByteArray &target, int timeoutMs = 10'000)
+// One request on a fresh connection, with extra header lines ("Name: value\r\n") and a body.
+Answer request(quint16 port, const QByteArray &method, const QByteArray &target, int timeoutMs = 10'000,
+               const QByteArray &extraHeaders = {}, const QByteArray &body = {})
 {
     QTcpSocket socket;
     socket.connectToHost(QHostAddress::LocalHost, port);
@@ -97,7 +99,8 @@ Answer request(quint16 port, const QByteArray &method, const QByteArray &target,
     Answer answer;
     bool done = false;
     QObject::connect(&socket, &QTcpSocket::connected, [&] {
-        socket.write(method + ' ' + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: tst_distributed\r\n\r\n");
+        socket.write(method + ' ' + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: tst_distributed\r\n"
+                     + extraHeaders + "Content-Length: " + QByteArray::number(body.size()) + "\r\n\r\n" + body);
     });
     QObject::connect(&socket, &QTcpSocket::readyRead, [&] {
         buffer += socket.readAll();
@@ -135,6 +138,8 @@ public:
         m_durationMs = durationMs;
         connectNow();
     }
+    // Sent with every request (e.g. "Authorization: bearer T\r\n").
+    void setExtraHeaders(const QByteArray &lines) { m_extraHeaders = lines; }
     bool finished() const { return m_stopped && !m_waiting; }
     const QList<int> &statuses() const { return m_statuses; }
     int failures() const { return m_failures; }
@@ -157,7 +162,7 @@ private:
                                   + "&n=" + QByteArray::number(++m_sent);
         m_waiting = true;
         m_socket->write("GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: load-client-"
-                        + QByteArray::number(m_index) + "\r\n\r\n");
+                        + QByteArray::number(m_index) + "\r\n" + m_extraHeaders + "\r\n");
     }
 
     void read()
@@ -174,6 +179,7 @@ private:
     int m_index;
     quint16 m_port;
     QByteArray m_phase;
+    QByteArray m_extraHeaders;
     std::unique_ptr<QTcpSocket> m_socket;
     QByteArray m_buffer;
     QElapsedTimer m_clock;
@@ -213,6 +219,7 @@ private slots:
     void everyFullWindowIsUsedUnderEveryResetConvention_data();
     void everyFullWindowIsUsedUnderEveryResetConvention();
     void listingFetchedThroughOneDaemonIsHitThroughAnother();
+    void twoAppsKeepTheirOwnBudgetsAcrossDaemons();
     void redisOutageDegradesAndRecovers();
 
 private:
@@ -222,7 +229,8 @@ private:
     // `midway` once after `midwayMs` (if set). Returns false with a message
     // when a client request did not complete.
     bool runLoad(const QByteArray &phase, qint64 durationMs, QString *why, qint64 midwayMs = -1,
-                 const std::function<void()> &midway = {});
+                 const std::function<void()> &midway = {},
+                 const std::function<QByteArray(int client)> &headersOf = {});
 
     FakeReddit m_reddit;
     quint16 m_redisPort = 0;
@@ -285,11 +293,15 @@ void tst_Distributed::initTestCase()
 }
 
 bool tst_Distributed::runLoad(const QByteArray &phase, qint64 durationMs, QString *why, qint64 midwayMs,
-                              const std::function<void()> &midway)
+                              const std::function<void()> &midway,
+                              const std::function<QByteArray(int client)> &headersOf)
 {
     std::vector<std::unique_ptr<LoadClient>> clients;
-    for (int i = 0; i < kClients; ++i)
+    for (int i = 0; i < kClients; ++i) {
         clients.push_back(std::make_unique<LoadClient>(i, m_daemons[i % kDaemons]->port(), phase));
+        if (headersOf)
+            clients.back()->setExtraHeaders(headersOf(i));
+    }
     QElapsedTimer clock;
     clock.start();
     for (auto &c : clients)
@@ -400,6 +412,61 @@ void tst_Distributed::listingFetchedThroughOneDaemonIsHitThroughAnother()
     QCOMPARE(third.status, 200);
     QCOMPARE(third.header("x-cache"), QByteArray("MISS"));
     QCOMPARE(m_reddit.targetCount(target), 2);
+}
+
+// Per-app budgets in distributed mode: app A gets its token through daemon
+// 0, app B through daemon 1; every daemon learns both through Redis, and
+// the clients of both apps, spread over all three daemons, use each app's
+// own budget (the fake counts per client id): every full window >= 95 %,
+// none over, no 429.
+void tst_Distributed::twoAppsKeepTheirOwnBudgetsAcrossDaemons()
+{
+    constexpr int kAppBudget = 20;
+    constexpr double kAppWindow = 4.0;
+    const auto restore = qScopeGuard([this] {
+        m_reddit.setPerClientId(false);
+        m_reddit.setBudget(kBudget, kWindowSeconds);
+    });
+    m_reddit.setPerClientId(true);
+    const auto token = [this](int daemon, const QByteArray &clientId) {
+        const Answer a = request(m_daemons[daemon]->port(), "POST", "/api/v1/access_token", 10'000,
+                                 "Authorization: Basic " + (clientId + ":secret").toBase64()
+                                     + "\r\nContent-Type: application/x-www-form-urlencoded\r\n",
+                                 "grant_type=client_credentials");
+        return a.json().value("access_token").toString().toUtf8();
+    };
+    const QByteArray tokenA = token(0, "appA");
+    const QByteArray tokenB = token(1, "appB");
+    QVERIFY(!tokenA.isEmpty() && !tokenB.isEmpty());
+    // Daemon 2 saw neither token issued: it knows them from Redis.
+    QTRY_VERIFY_WITH_TIMEOUT(
+        [&] {
+            request(m_daemons[2]->port(), "GET", "/r/probe/about.json", 5000,
+                    "Authorization: bearer " + tokenA + "\r\n");
+            const QJsonArray domains = request(m_daemons[2]->port(), "GET", "/_mp/stats").json()["domains"].toArray();
+            return std::any_of(domains.begin(), domains.end(), [](const QJsonValue &d) {
+                return d.toObject()["app"].toString() == QLatin1String("appA");
+            });
+        }(),
+        5000);
+
+    const quint64 before = lastId(m_reddit);
+    m_reddit.setBudget(kAppBudget, kAppWindow); // window 0 starts now
+    QString why;
+    QVERIFY2(runLoad("apps", qint64(4.5 * kAppWindow * 1000), &why, -1, {},
+                     [&](int client) { return "Authorization: bearer " + (client % 2 ? tokenB : tokenA) + "\r\n"; }),
+             qPrintable(why));
+    for (const char *app : {"app:appA", "app:appB"}) {
+        QList<RequestRecord> records;
+        for (const RequestRecord &r : logSince(m_reddit, before))
+            if (r.bucket == QLatin1String(app))
+                records.append(r);
+        const WindowStats stats = computeWindowStats(records);
+        qInfo().noquote() << app << "upstream per window:" << stats.describe();
+        QVERIFY2(stats.withinBudget(kAppBudget), qPrintable(stats.describe()));
+        for (int w = 1; w <= 3; ++w)
+            QVERIFY2(stats.requestsPerWindow.value(w) >= 19, qPrintable(QLatin1String(app) + u' ' + stats.describe()));
+    }
 }
 
 void tst_Distributed::redisOutageDegradesAndRecovers()

@@ -196,22 +196,30 @@ void AppIdentities::insert(const QByteArray &tokenHash, const Identity &identity
 
 void AppIdentities::learned(const QByteArray &hash, const Identity &identity)
 {
-    std::function<void(const QByteArray &, const Identity &)> callback;
+    QList<LearnedListener> listeners;
     {
         QMutexLocker lock(&m_mutex);
         m_byTokenHash.insert(hash, identity);
-        callback = m_onLearned;
+        listeners = m_listeners.values();
     }
     qCDebug(lcIdentities) << "learned a token of app" << identity.app
                           << (identity.user.isEmpty() ? QStringLiteral("(app-only or user unknown)") : identity.user);
-    if (callback)
-        callback(hash, identity);
+    for (const LearnedListener &listener : std::as_const(listeners))
+        listener(hash, identity);
 }
 
-void AppIdentities::setLearnedCallback(std::function<void(const QByteArray &, const Identity &)> callback)
+int AppIdentities::addLearnedListener(LearnedListener listener)
 {
     QMutexLocker lock(&m_mutex);
-    m_onLearned = std::move(callback);
+    const int id = ++m_nextListenerId;
+    m_listeners.insert(id, std::move(listener));
+    return id;
+}
+
+void AppIdentities::removeLearnedListener(int id)
+{
+    QMutexLocker lock(&m_mutex);
+    m_listeners.remove(id);
 }
 
 int AppIdentities::size() const

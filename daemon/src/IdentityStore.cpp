@@ -25,14 +25,14 @@ IdentityStore::IdentityStore(AppIdentities &identities, const QString &stateDir,
     m_saveTimer->setInterval(kSaveDelayMs);
     connect(m_saveTimer, &QTimer::timeout, this, &IdentityStore::saveNow);
     // Learned on whichever thread answered; the timer lives here.
-    m_identities.setLearnedCallback([this](const QByteArray &, const AppIdentities::Identity &) {
+    m_listener = m_identities.addLearnedListener([this](const QByteArray &, const AppIdentities::Identity &) {
         QMetaObject::invokeMethod(m_saveTimer, qOverload<>(&QTimer::start), Qt::QueuedConnection);
     });
 }
 
 IdentityStore::~IdentityStore()
 {
-    m_identities.setLearnedCallback({});
+    m_identities.removeLearnedListener(m_listener);
     if (m_saveTimer && m_saveTimer->isActive())
         saveNow();
 }

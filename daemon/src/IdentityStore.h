@@ -29,6 +29,7 @@ private:
     AppIdentities &m_identities;
     QString m_path;
     QTimer *m_saveTimer = nullptr;
+    int m_listener = 0;
 };
 
 } // namespace prawmp

@@ -7,6 +7,7 @@
 #include "ProxyWorker.h"
 #include "RedisBudgetAuthority.h"
 #include "RedisConnection.h"
+#include "RedisIdentities.h"
 #include "RedisSharedCache.h"
 #include "TlsListener.h"
 
@@ -64,6 +65,7 @@ ProxyServer::ProxyServer(const DaemonOptions &options, QObject *parent)
             m_sharedCache = new RedisSharedCache(*m_redis, options.redisPrefix, m_pipeline->cache(), this);
             m_pipeline->limiter().setAuthority(m_budgetAuthority);
             m_pipeline->setSharedCache(m_sharedCache);
+            m_redisIdentities = new RedisIdentities(*m_redis, options.redisPrefix, m_pipeline->identities(), this);
             m_redis->start();
         }
     }
@@ -80,6 +82,7 @@ ProxyServer::~ProxyServer()
     // Saves what is still unsaved while the pipeline (a child created
     // earlier, so deleted earlier) still holds it.
     delete m_identityStore;
+    delete m_redisIdentities;
     // Replies are owned here; connections are children and go with us.
     for (auto it = m_pending.keyBegin(); it != m_pending.keyEnd(); ++it)
         delete *it;

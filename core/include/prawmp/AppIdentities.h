@@ -71,8 +71,11 @@ public:
     // An entry learned elsewhere (another daemon, through Redis; the state file).
     void insert(const QByteArray &tokenHash, const Identity &identity);
 
-    // Called (outside the lock) whenever an entry is learned or changed.
-    void setLearnedCallback(std::function<void(const QByteArray &tokenHash, const Identity &)> callback);
+    // Listeners called (outside the lock, on the learning thread) whenever
+    // an entry is learned or changed here; not for insert(). The id removes it.
+    using LearnedListener = std::function<void(const QByteArray &tokenHash, const Identity &)>;
+    int addLearnedListener(LearnedListener listener);
+    void removeLearnedListener(int id);
 
     std::optional<Identity> identityOf(const HttpHeaders &headers) const;
     int size() const;
@@ -100,7 +103,8 @@ private:
     mutable QMutex m_mutex;
     RateKey m_key;
     QHash<QByteArray, Identity> m_byTokenHash;
-    std::function<void(const QByteArray &, const Identity &)> m_onLearned;
+    QHash<int, LearnedListener> m_listeners;
+    int m_nextListenerId = 0;
 };
 
 } // namespace prawmp
