@@ -151,6 +151,36 @@ private slots:
         QVERIFY(!noBody.expectsContinue());
     }
 
+    void borrowingGivesViewsIntoTheBuffer()
+    {
+        RequestParser parser;
+        parser.setBorrowing(true);
+        const QByteArray raw = "GET /r/x.json?a=1 HTTP/1.1\r\nHost: h\r\nCookie:  c=1 \r\nCookie: d=2\r\n\r\n";
+        qsizetype used = 0;
+        QCOMPARE(parser.parse(raw.constData(), raw.size(), &used), RequestParser::Result::MessageComplete);
+        QCOMPARE(used, raw.size());
+        QCOMPARE(parser.targetView(), QByteArrayView("/r/x.json?a=1"));
+        QVERIFY(parser.targetView().data() >= raw.constData()
+                && parser.targetView().data() < raw.constData() + raw.size()); // not a copy
+        QCOMPARE(parser.fieldViews().size(), 3);
+        QCOMPARE(parser.fieldViews()[1].name, QByteArrayView("Cookie"));
+        QCOMPARE(parser.fieldViews()[1].value, QByteArrayView("c=1"));
+        QCOMPARE(parser.fieldViews()[2].value, QByteArrayView("d=2"));
+        QVERIFY(parser.request().headers.isEmpty());
+        QCOMPARE(parser.request().method, QByteArray("GET"));
+
+        // The same checks as when copying.
+        parser.reset();
+        const QByteArray bad = "GET /r HTTP/1.1\r\nHost : h\r\n\r\n";
+        QCOMPARE(parser.parse(bad.constData(), bad.size(), &used), RequestParser::Result::Error);
+        QCOMPARE(parser.error().status, 400);
+
+        // A request split across calls cannot be borrowed.
+        parser.reset();
+        QCOMPARE(parser.parse(raw.constData(), 10, &used), RequestParser::Result::NeedMore);
+        QCOMPARE(parser.parse(raw.constData() + 10, raw.size() - 10, &used), RequestParser::Result::Error);
+    }
+
     void responsesParsedWhole_data()
     {
         QTest::addColumn<QByteArray>("raw");

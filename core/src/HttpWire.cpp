@@ -276,6 +276,14 @@ struct RequestParser::Private
     QByteArray value;
     qint64 valueEnd = -1; // stream offset where the last value piece ended
     int contentLengthFields = 0;
+    qint64 contentLength = 0;
+    bool contentLengthValid = false;
+    // Borrowing: views into the caller's bytes instead of copies.
+    bool borrow = false;
+    QByteArrayView targetView;
+    QByteArrayView fieldView;
+    QByteArrayView valueView;
+    QVarLengthArray<FieldView, 32> views;
     int transferEncodingFields = 0;
     bool transferEncodingChunked = true;
     bool expectContinue = false;
@@ -315,6 +323,10 @@ struct RequestParser::Private
         field.clear();
         value.clear();
         contentLengthFields = 0;
+        contentLength = 0;
+        contentLengthValid = false;
+        targetView = fieldView = valueView = QByteArrayView();
+        views.clear();
         transferEncodingFields = 0;
         transferEncodingChunked = true;
         expectContinue = false;
@@ -340,7 +352,13 @@ struct RequestParser::Private
         urlEnd = offsetOf(at) + qint64(length);
         if (!addHeaderBytes(qsizetype(length)))
             return HPE_USER;
-        current.target.append(at, qsizetype(length));
+        if (!borrow) {
+            current.target.append(at, qsizetype(length));
+        } else if (targetView.isNull()) {
+            targetView = QByteArrayView(at, qsizetype(length));
+        } else {
+            return failBad(QStringLiteral("Request split across reads."));
+        }
         return 0;
     }
 
@@ -359,10 +377,20 @@ struct RequestParser::Private
     {
         if (!addHeaderBytes(qsizetype(length)))
             return HPE_USER;
-        if (!headersDone)
+        if (headersDone)
+            return 0; // chunked trailer fields: counted, not kept
+        if (!borrow) {
             field.append(at, qsizetype(length));
-        return 0; // chunked trailer fields: counted, not kept
+        } else if (fieldView.isNull()) {
+            fieldView = QByteArrayView(at, qsizetype(length));
+        } else {
+            return failBad(QStringLiteral("Request split across reads."));
+        }
+        return 0;
     }
+
+    QByteArrayView fieldName() const { return borrow ? fieldView : QByteArrayView(field); }
+    QByteArrayView fieldValue() const { return borrow ? valueView : QByteArrayView(value); }
 
     int onHeaderFieldComplete()
     {
@@ -370,7 +398,7 @@ struct RequestParser::Private
             return 0;
         // llhttp lets "Name :" through, which a server must refuse (RFC
         // 9112 §5.1) lest another hop read the field otherwise.
-        if (!isToken(field))
+        if (!isToken(fieldName()))
             return failBad(QStringLiteral("Invalid header field name."));
         valueEnd = -1;
         return 0;
@@ -389,7 +417,13 @@ struct RequestParser::Private
         if (valueEnd >= 0 && start != valueEnd)
             return failBad(QStringLiteral("Folded header lines are refused."));
         valueEnd = start + qint64(length);
-        value.append(at, qsizetype(length));
+        if (!borrow) {
+            value.append(at, qsizetype(length));
+        } else if (valueView.isNull()) {
+            valueView = QByteArrayView(at, qsizetype(length));
+        } else {
+            return failBad(QStringLiteral("Request split across reads."));
+        }
         return 0;
     }
 
@@ -400,18 +434,21 @@ struct RequestParser::Private
         if (!addHeaderBytes(4)) // ": " and CRLF
             return HPE_USER;
         // Framing must be unambiguous or the request is refused (request smuggling).
-        const QByteArrayView trimmed = QByteArrayView(value).trimmed();
-        switch (field.size()) {
+        const QByteArrayView name = fieldName();
+        const QByteArrayView trimmed = fieldValue().trimmed();
+        switch (name.size()) {
         case 6:
-            if (equalsNoCase(field, "expect"))
+            if (equalsNoCase(name, "expect"))
                 expectContinue = trimmed.compare("100-continue", Qt::CaseInsensitive) == 0;
             break;
         case 14:
-            if (equalsNoCase(field, "content-length"))
+            if (equalsNoCase(name, "content-length")) {
                 ++contentLengthFields;
+                contentLengthValid = parseDecimal(trimmed, &contentLength);
+            }
             break;
         case 17:
-            if (equalsNoCase(field, "transfer-encoding")) {
+            if (equalsNoCase(name, "transfer-encoding")) {
                 ++transferEncodingFields;
                 if (trimmed.compare("chunked", Qt::CaseInsensitive) != 0)
                     transferEncodingChunked = false;
@@ -420,9 +457,13 @@ struct RequestParser::Private
         default:
             break;
         }
-        current.headers.add(field, trimmed.toByteArray());
+        if (borrow)
+            views.append(FieldView{name, trimmed});
+        else
+            current.headers.add(field, trimmed.toByteArray());
         field.clear();
         value.clear();
+        fieldView = valueView = QByteArrayView();
         valueEnd = -1;
         return 0;
     }
@@ -452,9 +493,8 @@ struct RequestParser::Private
             return failBad(QStringLiteral("Only \"Transfer-Encoding: chunked\" is accepted."));
 
         const bool chunked = transferEncodingFields == 1;
-        qint64 contentLength = 0;
         if (contentLengthFields == 1) {
-            if (!parseDecimal(current.headers.value("Content-Length"), &contentLength))
+            if (!contentLengthValid)
                 return failBad(QStringLiteral("Invalid Content-Length."));
             if (contentLength > limits.maxBodyBytes) {
                 return fail(413, QStringLiteral("body_too_large"),
@@ -592,6 +632,13 @@ RequestParser::Result RequestParser::parse(const char *data, qsizetype size, qsi
     return Result::Error;
 }
 
+void RequestParser::setBorrowing(bool borrow)
+{
+    d->borrow = borrow;
+}
+
+QByteArrayView RequestParser::targetView() const { return d->targetView; }
+const QVarLengthArray<FieldView, 32> &RequestParser::fieldViews() const { return d->views; }
 bool RequestParser::inMessage() const { return d->inMessage; }
 bool RequestParser::bodyExpected() const { return d->bodyExpected; }
 bool RequestParser::expectsContinue() const { return d->expectContinue; }

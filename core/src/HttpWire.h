@@ -13,6 +13,7 @@
 #include <QByteArray>
 #include <QByteArrayView>
 #include <QString>
+#include <QVarLengthArray>
 
 #include <functional>
 #include <memory>
@@ -91,6 +92,13 @@ struct ParsedRequest
     bool keepAlive = true;  // the connection may carry another request after this one
 };
 
+// A header field as a view into the bytes given to RequestParser::parse().
+struct FieldView
+{
+    QByteArrayView name;
+    QByteArrayView value; // without surrounding whitespace
+};
+
 struct RequestLimits
 {
     qsizetype maxHeaderBytes = 64 * 1024;      // -> 431
@@ -124,6 +132,15 @@ public:
     void setLimits(const RequestLimits &limits);
     // Forgets everything parsed: the next byte starts a new connection's stream.
     void reset();
+    // Borrowing: the target and fields are not copied into request() but
+    // given as views (targetView(), fieldViews()) into the bytes passed to
+    // parse(), valid while those bytes are and until the next request
+    // begins. For a caller that has a whole request in one buffer (the
+    // serving threads' peek buffer); a request split across parse() calls
+    // is then an error. Checks and limits are the same.
+    void setBorrowing(bool borrow);
+    QByteArrayView targetView() const;
+    const QVarLengthArray<FieldView, 32> &fieldViews() const;
     // Parses from `data`; `*consumed` bytes were used (the rest is to be
     // given again, after the caller has handled the result).
     Result parse(const char *data, qsizetype size, qsizetype *consumed);

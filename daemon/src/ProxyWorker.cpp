@@ -82,10 +82,10 @@ using wire::hasLineBreak;
 // One request a worker may answer, parsed from the peek buffer by the wire
 // module: a keep-alive HTTP/1.1 GET without body or upgrade, which asks
 // nothing the cache cannot give (no Cache-Control, Pragma or Expect). The
-// views point into `parsed`. Anything else is the main path's to answer.
+// views point into the peek buffer (the parser borrows). Anything else is
+// the main path's to answer.
 struct Peeked
 {
-    wire::ParsedRequest parsed;
     QByteArrayView target;
     QByteArrayView userAgent;
     QByteArrayView proxyAuthorization;
@@ -94,15 +94,15 @@ struct Peeked
     QVarLengthArray<QByteArrayView, 1> acceptEncoding;
 
     // False when the request is not one a worker answers.
-    bool take(wire::ParsedRequest request)
+    bool take(const wire::RequestParser &parser)
     {
-        parsed = std::move(request);
+        const wire::ParsedRequest &parsed = parser.request();
         if (parsed.method != "GET" || parsed.versionMinor != 1 || !parsed.keepAlive)
             return false;
-        target = parsed.target;
-        for (const HttpHeaders::Field &f : parsed.headers.fields()) {
-            const QByteArray &name = f.first;
-            const QByteArrayView value = f.second;
+        target = parser.targetView();
+        for (const wire::FieldView &f : parser.fieldViews()) {
+            const QByteArrayView name = f.name;
+            const QByteArrayView value = f.value;
             switch (name.size()) {
             case 2:
                 if (equalsNoCase(name, "te"))
@@ -264,6 +264,7 @@ public:
         ev.data.ptr = nullptr;
         epoll_ctl(m_epoll, EPOLL_CTL_ADD, m_wake, &ev);
         m_buffer.resize(kPeekBytes);
+        m_parser.setBorrowing(true);
         m_thread = std::thread([this] { run(); });
     }
 
@@ -554,7 +555,7 @@ void ProxyWorker::serve(Conn *c, qint64 now)
         qsizetype parsed = 0;
         const auto result = m_parser.parse(data + consumed, qsizetype(size_t(n) - consumed), &parsed);
         Peeked request;
-        if (result != wire::RequestParser::Result::MessageComplete || !request.take(m_parser.takeRequest())) {
+        if (result != wire::RequestParser::Result::MessageComplete || !request.take(m_parser)) {
             handOverNow = true; // not ours, or not whole yet: the main path reads it
             break;
         }
