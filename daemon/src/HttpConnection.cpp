@@ -10,7 +10,6 @@
 #include <QTcpSocket>
 #include <QTimer>
 
-
 #include <atomic>
 #include <deque>
 #include <limits>
