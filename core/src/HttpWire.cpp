@@ -116,6 +116,17 @@ void removeHopByHop(HttpHeaders &headers)
     headers = kept;
 }
 
+void removeNeverForwarded(HttpHeaders &headers)
+{
+    removeHopByHop(headers);
+    HttpHeaders kept;
+    for (const HttpHeaders::Field &f : headers.fields()) {
+        if (!isNeverForwardedRequestField(f.first))
+            kept.add(f.first, f.second);
+    }
+    headers = kept;
+}
+
 void appendNumber(QByteArray &out, qint64 value, int base)
 {
     char buffer[72];
@@ -155,7 +166,7 @@ QByteArray serializeRequest(const QByteArray &method, const QByteArray &target,
                             const QByteArray &body, const HttpHeaders &extra)
 {
     HttpHeaders forwarded = headers;
-    removeHopByHop(forwarded);
+    removeNeverForwarded(forwarded);
 
     QByteArray out;
     out.reserve(256 + body.size());
@@ -173,10 +184,8 @@ QByteArray serializeRequest(const QByteArray &method, const QByteArray &target,
         out += f.second;
         out += "\r\n";
     };
-    for (const HttpHeaders::Field &f : forwarded.fields()) {
-        if (!isNeverForwardedRequestField(f.first))
-            writeField(f);
-    }
+    for (const HttpHeaders::Field &f : forwarded.fields())
+        writeField(f);
     for (const HttpHeaders::Field &f : extra.fields())
         writeField(f);
     if (!body.isEmpty() || method == "POST" || method == "PUT" || method == "PATCH") {

@@ -39,6 +39,9 @@ PRAWMP_EXPORT bool isHopByHopField(QByteArrayView name);
 PRAWMP_EXPORT bool isNeverForwardedRequestField(QByteArrayView name);
 // Removes the hop-by-hop fields and those the Connection field names.
 PRAWMP_EXPORT void removeHopByHop(HttpHeaders &headers);
+// Removes what a forwarded request never carries from the one it came from:
+// removeHopByHop() and the isNeverForwardedRequestField() fields.
+PRAWMP_EXPORT void removeNeverForwarded(HttpHeaders &headers);
 
 // Decimal (or other base) digits of `value`, appended without allocating a temporary.
 PRAWMP_EXPORT void appendNumber(QByteArray &out, qint64 value, int base = 10);

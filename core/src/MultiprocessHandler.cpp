@@ -688,9 +688,7 @@ Reply *MultiprocessHandler::request(const Request &request)
         }
         const CacheStatus status = cacheStatusFromHeader(response.headers.value("x-cache"));
         Response r = response;
-        r.headers.remove("connection");
-        r.headers.remove("keep-alive");
-        r.headers.remove("transfer-encoding");
+        wire::removeHopByHop(r.headers); // the connection's to the daemon, not the answer's
         guard->finish(r, status, status == CacheStatus::Hit ? r.headers.value("age").trimmed().toLongLong() : 0);
     };
     ex->onError = [guard](const Error &error) {
