@@ -96,8 +96,8 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS_POLICY ">=")
 # Depends: computed from the binaries by dpkg-shlibdeps (libqt6core6,
-# libqt6network6, libqt6widgets6, libqt6charts6, libhiredis0.14,
-# libhttp-parser2.9...). Without dpkg-dev, a list for Debian 12.
+# libqt6network6, libqt6widgets6, libqt6charts6, libhiredis0.14...;
+# llhttp is compiled in). Without dpkg-dev, a list for Debian 12.
 find_program(PRAWMP_DPKG_SHLIBDEPS dpkg-shlibdeps)
 mark_as_advanced(PRAWMP_DPKG_SHLIBDEPS)
 if(PRAWMP_DPKG_SHLIBDEPS)
@@ -108,7 +108,7 @@ if(PRAWMP_DPKG_SHLIBDEPS)
 else()
   set(PRAWMP_DEB_DEPENDS
       "libc6 (>= 2.34)" "libstdc++6 (>= 12)" "libqt6core6 (>= 6.4)" "libqt6network6 (>= 6.4)"
-      "libhttp-parser2.9 (>= 2.9)" "libhiredis0.14 (>= 0.14)")
+      "libhiredis0.14 (>= 0.14)")
   if(TARGET praw-multiprocess-gui)
     list(APPEND PRAWMP_DEB_DEPENDS "libqt6gui6 (>= 6.4)" "libqt6widgets6 (>= 6.4)"
          "libqt6charts6 (>= 6.4)")

@@ -48,43 +48,69 @@ private slots:
     }
     void init() { m_reddit.clearLog(); }
 
+    // The malformed requests, each refused the same way whatever watches
+    // the daemon: nobody, an event stream subscriber, --log-requests 1.
     void malformedRequestsAre400AndClosed_data()
     {
         QTest::addColumn<QByteArray>("bytes");
-        QTest::newRow("garbage request line") << QByteArray("THIS IS NOT HTTP\r\n\r\n");
-        QTest::newRow("no version") << QByteArray("GET /r/x/hot.json\r\n\r\n");
-        QTest::newRow("binary") << QByteArray("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", 15);
-        QTest::newRow("space in header name") << QByteArray("GET /r/x/hot.json HTTP/1.1\r\nHost: a\r\nBad Header: x\r\n\r\n");
-        QTest::newRow("space before colon") << QByteArray("GET /r/x/hot.json HTTP/1.1\r\nHost: a\r\nX-Name : x\r\n\r\n");
-        QTest::newRow("header without colon") << QByteArray("GET /r/x/hot.json HTTP/1.1\r\nHost: a\r\nNoColonHere\r\n\r\n");
-        QTest::newRow("folded header") << QByteArray("GET /r/x/hot.json HTTP/1.1\r\nHost: a\r\nX-A: one\r\n two\r\n\r\n");
-        QTest::newRow("smuggling CL+TE")
-            << QByteArray("POST /api/comment HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n"
-                          "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
-        QTest::newRow("smuggling TE+CL")
-            << QByteArray("POST /api/comment HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
-                          "Content-Length: 4\r\n\r\n0\r\n\r\n");
-        QTest::newRow("two different Content-Length")
-            << QByteArray("POST /api/comment HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n"
-                          "Content-Length: 5\r\n\r\nabcde");
-        QTest::newRow("Content-Length list")
-            << QByteArray("POST /api/comment HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 5\r\n\r\nabcde");
-        QTest::newRow("TE not chunked")
-            << QByteArray("POST /api/comment HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\nxx");
-        QTest::newRow("bad chunk size")
-            << QByteArray("POST /api/comment HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n0\r\n\r\n");
-        QTest::newRow("negative Content-Length")
-            << QByteArray("POST /api/comment HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n");
+        QTest::addColumn<QString>("mode");
+        const QList<QPair<const char *, QByteArray>> cases{
+            {"garbage request line", QByteArray("THIS IS NOT HTTP\r\n\r\n")},
+            {"no version", QByteArray("GET /r/x/hot.json\r\n\r\n")},
+            {"binary", QByteArray("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", 15)},
+            {"space in header name", QByteArray("GET /r/x/hot.json HTTP/1.1\r\nHost: a\r\nBad Header: x\r\n\r\n")},
+            {"space before colon", QByteArray("GET /r/x/hot.json HTTP/1.1\r\nHost: a\r\nX-Name : x\r\n\r\n")},
+            {"header without colon", QByteArray("GET /r/x/hot.json HTTP/1.1\r\nHost: a\r\nNoColonHere\r\n\r\n")},
+            {"folded header", QByteArray("GET /r/x/hot.json HTTP/1.1\r\nHost: a\r\nX-A: one\r\n two\r\n\r\n")},
+            {"folded header, tab", QByteArray("GET /r/x/hot.json HTTP/1.1\r\nHost: a\r\nX-A: one\r\n\ttwo\r\n\r\n")},
+            {"HTTX version", QByteArray("GET /r/python/hot.json HTTX/1.1\r\nHost: a\r\n\r\n")},
+            {"space after version", QByteArray("GET /r/python/hot.json HTTP/1.1 \r\nHost: a\r\n\r\n")},
+            {"bare LF in header value", QByteArray("GET /r/python/hot.json HTTP/1.1\r\nHost: a\r\nX-A: one\ntwo\r\n\r\n")},
+            {"two spaces before target", QByteArray("GET  /r/python/hot.json HTTP/1.1\r\nHost: a\r\n\r\n")},
+            {"two spaces before version", QByteArray("GET /r/python/hot.json  HTTP/1.1\r\nHost: a\r\n\r\n")},
+            {"smuggling CL+TE",
+             QByteArray("POST /api/comment HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n"
+                        "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n")},
+            {"smuggling TE+CL",
+             QByteArray("POST /api/comment HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+                        "Content-Length: 4\r\n\r\n0\r\n\r\n")},
+            {"two different Content-Length",
+             QByteArray("POST /api/comment HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n"
+                        "Content-Length: 5\r\n\r\nabcde")},
+            {"Content-Length list",
+             QByteArray("POST /api/comment HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 5\r\n\r\nabcde")},
+            {"TE not chunked",
+             QByteArray("POST /api/comment HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\nxx")},
+            {"bad chunk size",
+             QByteArray("POST /api/comment HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n0\r\n\r\n")},
+            {"negative Content-Length",
+             QByteArray("POST /api/comment HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n")},
+        };
+        for (const QString &mode : {QStringLiteral("plain"), QStringLiteral("watched"), QStringLiteral("logged")}) {
+            for (const auto &[name, bytes] : cases)
+                QTest::addRow("%s: %s", qPrintable(mode), name) << bytes << mode;
+        }
     }
     void malformedRequestsAre400AndClosed()
     {
         QFETCH(QByteArray, bytes);
+        QFETCH(QString, mode);
         ProcessFixture daemon;
-        QVERIFY2(startDaemon(daemon, baseArgs()), qPrintable(daemon.describe()));
+        QStringList args = baseArgs();
+        if (mode == QLatin1String("logged"))
+            args << QStringLiteral("--log-requests") << QStringLiteral("1");
+        QVERIFY2(startDaemon(daemon, args), qPrintable(daemon.describe()));
+        std::unique_ptr<EventStream> watcher;
+        if (mode == QLatin1String("watched")) {
+            watcher = std::make_unique<EventStream>(daemon.port());
+            QVERIFY(watcher->waitForEvent([](const prawmp::SseParser::Event &e) { return e.name == "stats"; }, 5000));
+        }
         const QString problem = refusedAndClosed(daemon.port(), bytes, 400, QStringLiteral("bad_request"));
         QVERIFY2(problem.isEmpty(), qPrintable(problem));
         QCOMPARE(m_reddit.requestCount(), 0); // nothing of it went upstream
         QVERIFY2(daemon.isRunning(), qPrintable(daemon.describe()));
+        if (watcher)
+            QVERIFY(!watcher->isClosed());
     }
 
     // A refused request after good pipelined ones: the good ones are

@@ -496,7 +496,6 @@ int main()
             {u"libQt6Core.so.6"_s, u"libqt6core6"_s},       {u"libQt6Network.so.6"_s, u"libqt6network6"_s},
             {u"libQt6Gui.so.6"_s, u"libqt6gui6"_s},         {u"libQt6Widgets.so.6"_s, u"libqt6widgets6"_s},
             {u"libQt6Charts.so.6"_s, u"libqt6charts6"_s},   {u"libhiredis.so.0.14"_s, u"libhiredis0.14"_s},
-            {u"libhttp_parser.so.2.9"_s, u"libhttp-parser2.9"_s},
         };
         const QString readelf = QStandardPaths::findExecutable(u"readelf"_s);
         QSet<QString> needed;

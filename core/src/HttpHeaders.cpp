@@ -1,6 +1,6 @@
 #include "prawmp/HttpHeaders.h"
 
-#include <QSet>
+#include "HttpWire.h"
 
 namespace prawmp {
 
@@ -70,18 +70,7 @@ int HttpHeaders::remove(const QByteArray &name)
 
 void HttpHeaders::removeHopByHop()
 {
-    // RFC 9110 §7.6.1 plus the de-facto ones (Keep-Alive, Proxy-Connection).
-    QSet<QByteArray> hop{"connection", "keep-alive", "proxy-connection",
-                         "proxy-authenticate", "proxy-authorization", "te",
-                         "trailer", "transfer-encoding", "upgrade"};
-    for (const QByteArray &value : values("Connection")) {
-        for (const QByteArray &token : value.split(',')) {
-            const QByteArray name = token.trimmed().toLower();
-            if (!name.isEmpty())
-                hop.insert(name);
-        }
-    }
-    m_fields.removeIf([&](const Field &f) { return hop.contains(f.first.toLower()); });
+    wire::removeHopByHop(*this);
 }
 
 qsizetype HttpHeaders::byteSize() const

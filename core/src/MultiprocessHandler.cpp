@@ -3,6 +3,8 @@
 #include "prawmp/JsonResponses.h"
 #include "prawmp/Reply.h"
 
+#include "HttpWire.h"
+
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -28,6 +30,7 @@ Q_LOGGING_CATEGORY(lcClient, "prawmp.client", QtInfoMsg)
 
 using std::chrono::milliseconds;
 
+// The head of an answer from the daemon may not take more than this.
 constexpr qsizetype kMaxHeadBytes = 1024 * 1024;
 
 QString secondsText(milliseconds delay)
@@ -36,284 +39,6 @@ QString secondsText(milliseconds delay)
     // fractions for the short delays tests use.
     return QString::number(double(delay.count()) / 1000.0, 'g', 6);
 }
-
-bool hasLineBreak(const QByteArray &text)
-{
-    return text.contains('\r') || text.contains('\n');
-}
-
-// Incremental reader of one HTTP/1.x response: status line, header fields,
-// then a body framed by Content-Length, chunked coding or the end of the
-// connection. Knows when the answer is complete, which is how a connection
-// "closed mid-answer" is told from a finished one.
-class ResponseReader
-{
-public:
-    enum class Status { NeedMore, Complete, Error };
-
-    void reset(bool headRequest)
-    {
-        *this = ResponseReader();
-        m_headRequest = headRequest;
-    }
-
-    Status feed(const QByteArray &data)
-    {
-        if (data.isEmpty())
-            return status();
-        m_sawBytes = true;
-        m_buffer += data;
-        parse();
-        return status();
-    }
-
-    // The peer closed the connection: complete only if the body ran to it.
-    Status finishAtEof()
-    {
-        if (m_phase == Phase::CloseBody) {
-            m_phase = Phase::Done;
-            m_keepAlive = false;
-        }
-        return status();
-    }
-
-    bool sawBytes() const { return m_sawBytes; }
-    bool headComplete() const { return m_headComplete; }
-    bool keepAlive() const { return m_keepAlive; }
-    const Response &response() const { return m_response; }
-    QString errorString() const { return m_error; }
-
-    // Streaming (Server-Sent Events): body bytes go here instead of the response.
-    std::function<void()> onHead;
-    std::function<void(const QByteArray &)> onBody;
-
-private:
-    enum class Phase { StatusLine, Headers, FixedBody, ChunkSize, ChunkData, ChunkDataEnd, Trailers, CloseBody, Done, Failed };
-
-    Status status() const
-    {
-        if (m_phase == Phase::Done)
-            return Status::Complete;
-        if (m_phase == Phase::Failed)
-            return Status::Error;
-        return Status::NeedMore;
-    }
-
-    void fail(const QString &why)
-    {
-        m_error = why;
-        m_phase = Phase::Failed;
-    }
-
-    // One line without its line ending; false when not complete yet.
-    bool takeLine(QByteArray *line)
-    {
-        const qsizetype nl = m_buffer.indexOf('\n', m_pos);
-        if (nl < 0) {
-            if (m_buffer.size() - m_pos > kMaxHeadBytes)
-                fail(QStringLiteral("header line too long"));
-            return false;
-        }
-        qsizetype end = nl;
-        if (end > m_pos && m_buffer.at(end - 1) == '\r')
-            --end;
-        *line = m_buffer.mid(m_pos, end - m_pos);
-        m_pos = nl + 1;
-        return true;
-    }
-
-    void body(const QByteArray &bytes)
-    {
-        if (bytes.isEmpty())
-            return;
-        if (onBody)
-            onBody(bytes);
-        else
-            m_response.body += bytes;
-    }
-
-    void parse()
-    {
-        bool progress = true;
-        while (progress && m_phase != Phase::Done && m_phase != Phase::Failed) {
-            progress = false;
-            QByteArray line;
-            switch (m_phase) {
-            case Phase::StatusLine:
-                if (!takeLine(&line))
-                    break;
-                progress = true;
-                if (line.isEmpty())
-                    break; // tolerated before a status line (RFC 9112 §2.2)
-                parseStatusLine(line);
-                break;
-            case Phase::Headers:
-                if (!takeLine(&line))
-                    break;
-                progress = true;
-                m_headBytes += line.size() + 2;
-                if (m_headBytes > kMaxHeadBytes) {
-                    fail(QStringLiteral("response head too large"));
-                } else if (line.isEmpty()) {
-                    headDone();
-                } else if (line.front() == ' ' || line.front() == '\t') {
-                    fail(QStringLiteral("obsolete header line folding"));
-                } else {
-                    const qsizetype colon = line.indexOf(':');
-                    if (colon <= 0) {
-                        fail(QStringLiteral("malformed header line"));
-                        break;
-                    }
-                    m_response.headers.add(line.left(colon).trimmed(), line.mid(colon + 1).trimmed());
-                }
-                break;
-            case Phase::FixedBody: {
-                const qsizetype take = qsizetype(std::min<qint64>(m_remaining, m_buffer.size() - m_pos));
-                if (take > 0) {
-                    body(m_buffer.mid(m_pos, take));
-                    m_pos += take;
-                    m_remaining -= take;
-                    progress = true;
-                }
-                if (m_remaining == 0)
-                    m_phase = Phase::Done;
-                break;
-            }
-            case Phase::ChunkSize: {
-                if (!takeLine(&line))
-                    break;
-                progress = true;
-                const QByteArray size = line.split(';').first().trimmed();
-                bool ok = false;
-                const qint64 n = size.toLongLong(&ok, 16);
-                if (!ok || n < 0 || size.isEmpty()) {
-                    fail(QStringLiteral("malformed chunk size"));
-                    break;
-                }
-                m_remaining = n;
-                m_phase = n == 0 ? Phase::Trailers : Phase::ChunkData;
-                break;
-            }
-            case Phase::ChunkData: {
-                const qsizetype take = qsizetype(std::min<qint64>(m_remaining, m_buffer.size() - m_pos));
-                if (take > 0) {
-                    body(m_buffer.mid(m_pos, take));
-                    m_pos += take;
-                    m_remaining -= take;
-                    progress = true;
-                }
-                if (m_remaining == 0) {
-                    m_phase = Phase::ChunkDataEnd;
-                    progress = true;
-                }
-                break;
-            }
-            case Phase::ChunkDataEnd:
-                if (!takeLine(&line))
-                    break;
-                progress = true;
-                if (!line.isEmpty())
-                    fail(QStringLiteral("chunk not followed by CRLF"));
-                else
-                    m_phase = Phase::ChunkSize;
-                break;
-            case Phase::Trailers:
-                if (!takeLine(&line))
-                    break;
-                progress = true;
-                if (line.isEmpty())
-                    m_phase = Phase::Done;
-                break;
-            case Phase::CloseBody:
-                if (m_pos < m_buffer.size()) {
-                    body(m_buffer.mid(m_pos));
-                    m_pos = m_buffer.size();
-                }
-                break;
-            case Phase::Done:
-            case Phase::Failed:
-                break;
-            }
-        }
-        // Keep the buffer small: drop what was consumed.
-        if (m_pos > 0) {
-            m_buffer.remove(0, m_pos);
-            m_pos = 0;
-        }
-    }
-
-    void parseStatusLine(const QByteArray &line)
-    {
-        // HTTP/1.1 200 OK
-        if (!line.startsWith("HTTP/1.") || line.size() < 12 || line.at(8) != ' ') {
-            fail(QStringLiteral("not an HTTP/1.x status line"));
-            return;
-        }
-        m_versionMinor = line.at(7) - '0';
-        bool ok = false;
-        const int code = line.mid(9, 3).toInt(&ok);
-        if (!ok || code < 100 || code > 999 || (line.size() > 12 && line.at(12) != ' ')) {
-            fail(QStringLiteral("malformed status code"));
-            return;
-        }
-        m_response = Response();
-        m_response.status = code;
-        m_response.reason = line.size() > 13 ? line.mid(13) : QByteArray();
-        m_headBytes = line.size();
-        m_phase = Phase::Headers;
-    }
-
-    void headDone()
-    {
-        const int status = m_response.status;
-        if (status >= 100 && status < 200 && status != 101) {
-            m_phase = Phase::StatusLine; // interim answer: the real one follows
-            return;
-        }
-        const QByteArray connection = m_response.headers.value("connection").toLower();
-        m_keepAlive = m_versionMinor >= 1 ? !connection.contains("close") : connection.contains("keep-alive");
-        m_headComplete = true;
-
-        const QByteArray te = m_response.headers.value("transfer-encoding").toLower();
-        const QByteArray length = m_response.headers.value("content-length").trimmed();
-        if (m_headRequest || status == 204 || status == 304 || status == 101) {
-            m_phase = Phase::Done;
-        } else if (!te.isEmpty()) {
-            if (!te.trimmed().endsWith("chunked")) {
-                m_phase = Phase::CloseBody;
-                m_keepAlive = false;
-            } else {
-                m_phase = Phase::ChunkSize;
-            }
-        } else if (!length.isEmpty()) {
-            bool ok = false;
-            m_remaining = length.toLongLong(&ok);
-            if (!ok || m_remaining < 0) {
-                fail(QStringLiteral("malformed Content-Length"));
-                return;
-            }
-            m_phase = m_remaining == 0 ? Phase::Done : Phase::FixedBody;
-        } else {
-            m_phase = Phase::CloseBody;
-            m_keepAlive = false;
-        }
-        if (onHead)
-            onHead();
-    }
-
-    QByteArray m_buffer;
-    qsizetype m_pos = 0;
-    Phase m_phase = Phase::StatusLine;
-    Response m_response;
-    QString m_error;
-    qint64 m_remaining = 0;
-    qsizetype m_headBytes = 0;
-    int m_versionMinor = 1;
-    bool m_headRequest = false;
-    bool m_keepAlive = true;
-    bool m_headComplete = false;
-    bool m_sawBytes = false;
-};
 
 CacheStatus cacheStatusFromHeader(const QByteArray &value)
 {
@@ -423,7 +148,7 @@ public:
     QTcpSocket *socket = nullptr;
     QTimer connectTimer;
     std::unique_ptr<Exchange> exchange; // the request it carries, if any
-    ResponseReader reader;
+    wire::ResponseParser reader{kMaxHeadBytes};
     int served = 0;                     // answers completed on it
     bool established = false;
     bool dead = false;
@@ -532,26 +257,13 @@ std::unique_ptr<Exchange> MultiprocessHandler::Private::makeExchange(const Reque
     }
     ex->url = QString::fromUtf8(target);
 
-    QByteArray &w = ex->wire;
-    w.reserve(256 + request.body.size());
-    w += ex->method + ' ' + target + " HTTP/1.1\r\nHost: " + hostField + "\r\n";
     HttpHeaders headers = request.headers;
-    headers.removeHopByHop();
-    for (const char *name : {"host", "content-length", "proxy-authorization", "expect"})
-        headers.remove(name);
     if (request.maxWaitSeconds >= 0)
         headers.set("X-Mp-Max-Wait", QByteArray::number(request.maxWaitSeconds, 'g', 6));
-    for (const HttpHeaders::Field &f : headers.fields()) {
-        if (f.first.isEmpty() || hasLineBreak(f.first) || hasLineBreak(f.second) || f.first.contains(':'))
-            continue; // never let a value smuggle in another field or request
-        w += f.first + ": " + f.second + "\r\n";
-    }
+    HttpHeaders ours;
     if (!token.isEmpty())
-        w += "Proxy-Authorization: Bearer " + token.toUtf8() + "\r\n";
-    if (!request.body.isEmpty() || ex->method == "POST" || ex->method == "PUT" || ex->method == "PATCH")
-        w += "Content-Length: " + QByteArray::number(request.body.size()) + "\r\n";
-    w += "\r\n";
-    w += request.body;
+        ours.add("Proxy-Authorization", "Bearer " + token.toUtf8());
+    ex->wire = wire::serializeRequest(ex->method, target, hostField, headers, request.body, ours);
     return ex;
 }
 
@@ -710,12 +422,12 @@ void MultiprocessHandler::Private::onReadyRead(Connection *c)
             removeConnection(c);
         return;
     }
-    const ResponseReader::Status status = c->reader.feed(data);
+    const wire::ResponseParser::Status status = c->reader.feed(data);
     if (c->dead)
         return; // a stream consumer closed it
-    if (status == ResponseReader::Status::Complete) {
+    if (status == wire::ResponseParser::Status::Complete) {
         complete(c);
-    } else if (status == ResponseReader::Status::Error) {
+    } else if (status == wire::ResponseParser::Status::Error) {
         const QString reason = QStringLiteral("bad answer from the server: %1").arg(c->reader.errorString());
         std::unique_ptr<Exchange> ex = std::move(c->exchange);
         removeConnection(c);
@@ -766,7 +478,7 @@ void MultiprocessHandler::Private::onClosed(Connection *c, const QString &reason
             return;
     }
     std::unique_ptr<Exchange> ex = std::move(c->exchange);
-    if (ex && c->established && c->reader.finishAtEof() == ResponseReader::Status::Complete) {
+    if (ex && c->established && c->reader.finishAtEof() == wire::ResponseParser::Status::Complete) {
         c->exchange = std::move(ex);
         complete(c);
         return;
@@ -957,8 +669,7 @@ Reply *MultiprocessHandler::request(const Request &request)
     auto *reply = new Reply;
     // A method that is not an HTTP token could smuggle a second request:
     // answered here as the daemon would answer it.
-    static const QRegularExpression token(QStringLiteral("^[A-Za-z0-9!#$%&'*+.^_`|~-]*$"));
-    if (!token.match(QString::fromLatin1(request.method)).hasMatch()) {
+    if (!request.method.isEmpty() && !wire::isToken(request.method)) {
         reply->finish(jsonError(400, QStringLiteral("bad_request"),
                                 QStringLiteral("invalid request method %1").arg(QString::fromLatin1(request.method.toPercentEncoding()))),
                       CacheStatus::Bypass);
@@ -977,9 +688,7 @@ Reply *MultiprocessHandler::request(const Request &request)
         }
         const CacheStatus status = cacheStatusFromHeader(response.headers.value("x-cache"));
         Response r = response;
-        r.headers.remove("connection");
-        r.headers.remove("keep-alive");
-        r.headers.remove("transfer-encoding");
+        wire::removeHopByHop(r.headers); // the connection's to the daemon, not the answer's
         guard->finish(r, status, status == CacheStatus::Hit ? r.headers.value("age").trimmed().toLongLong() : 0);
     };
     ex->onError = [guard](const Error &error) {

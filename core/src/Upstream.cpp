@@ -21,24 +21,6 @@ namespace {
 
 constexpr int kDefaultMaxConnectionsPerOrigin = 16;
 
-bool equalsNoCase(const QByteArray &a, const char *b)
-{
-    return a.compare(QByteArrayView(b), Qt::CaseInsensitive) == 0;
-}
-
-// Fields we never forward: the connection's own (hop-by-hop), and those
-// the request line and framing decide.
-bool isOmittedRequestField(const QByteArray &name)
-{
-    static const char *const omitted[] = {"host", "content-length", "connection", "keep-alive",
-                                          "transfer-encoding", "te", "upgrade", "trailer",
-                                          "proxy-connection", "proxy-authorization", "expect"};
-    for (const char *o : omitted)
-        if (equalsNoCase(name, o))
-            return true;
-    return false;
-}
-
 // Path and query, exactly as encoded in the URL ("/" when empty).
 QByteArray requestTarget(const QUrl &url)
 {
@@ -60,23 +42,8 @@ QByteArray hostField(const QUrl &url, const UpstreamOrigin &origin)
 
 QByteArray serialize(const Request &request, const UpstreamOrigin &origin)
 {
-    HttpHeaders headers = request.headers;
-    headers.removeHopByHop(); // also the fields the Connection field names
-
-    QByteArray out;
-    out.reserve(256 + request.body.size());
-    out += request.method + ' ' + requestTarget(request.url) + " HTTP/1.1\r\n";
-    out += "Host: " + hostField(request.url, origin) + "\r\n";
-    for (const auto &[name, value] : headers.fields()) {
-        if (!isOmittedRequestField(name))
-            out += name + ": " + value + "\r\n";
-    }
-    if (!request.body.isEmpty() || request.method == "POST" || request.method == "PUT"
-        || request.method == "PATCH")
-        out += "Content-Length: " + QByteArray::number(request.body.size()) + "\r\n";
-    out += "\r\n";
-    out += request.body;
-    return out;
+    return wire::serializeRequest(request.method, requestTarget(request.url),
+                                  hostField(request.url, origin), request.headers, request.body);
 }
 
 // Methods resent once when a reused connection turned out dead before the

@@ -5,7 +5,6 @@
 #include <QTcpSocket>
 #include <QTimer>
 
-#include <http_parser.h>
 
 #include <atomic>
 
@@ -28,6 +27,8 @@ namespace {
 // keep-alive connections on their own schedule, and a connection we closed
 // ourselves can never surprise a request.
 constexpr int kIdleExpiryMs = 30'000;
+// An answer's status line and fields may not take more than this.
+constexpr qsizetype kMaxHeadBytes = 80 * 1024;
 
 quint64 nextSerial()
 {
@@ -87,150 +88,12 @@ QString UpstreamOrigin::key() const
                                            host, QString::number(port));
 }
 
-// ---- Parser: one answer at a time, with http-parser in HTTP_RESPONSE mode.
-
-struct UpstreamConnection::Parser
-{
-    http_parser parser;
-    http_parser_settings settings;
-
-    bool head = false;          // the request was HEAD: the answer has no body
-    Response response;
-    QByteArray field;
-    QByteArray value;
-    bool inValue = false;
-    bool complete = false;      // a final (non-1xx) answer was read entirely
-    bool keepAlive = false;
-    bool extra = false;         // bytes of a further message came after the answer
-    QString refusal;            // why a callback stopped the parser
-
-    Parser()
-    {
-        http_parser_settings_init(&settings);
-        settings.on_message_begin = [](http_parser *p) {
-            Parser *self = get(p);
-            if (self->complete) {
-                // Something after the answer: we never asked for it.
-                self->extra = true;
-                return -1;
-            }
-            self->clearMessage();
-            return 0;
-        };
-        settings.on_status = [](http_parser *p, const char *at, size_t size) {
-            get(p)->response.reason.append(at, qsizetype(size));
-            return 0;
-        };
-        settings.on_header_field = [](http_parser *p, const char *at, size_t size) {
-            Parser *self = get(p);
-            if (self->inValue)
-                self->flushField();
-            self->field.append(at, qsizetype(size));
-            return 0;
-        };
-        settings.on_header_value = [](http_parser *p, const char *at, size_t size) {
-            Parser *self = get(p);
-            self->inValue = true;
-            self->value.append(at, qsizetype(size));
-            return 0;
-        };
-        settings.on_headers_complete = [](http_parser *p) {
-            Parser *self = get(p);
-            self->flushField();
-            const int status = int(p->status_code);
-            self->response.status = status;
-            if (status == 101) {
-                // We never ask to switch protocols.
-                self->refusal = QStringLiteral("unexpected 101 Switching Protocols");
-                return -1;
-            }
-            // Returning 1 tells http-parser there is no body, whatever the
-            // framing headers say: interim answers, 204, 304 and HEAD.
-            if (status / 100 == 1 || status == 204 || status == 304 || self->head)
-                return 1;
-            return 0;
-        };
-        settings.on_body = [](http_parser *p, const char *at, size_t size) {
-            get(p)->response.body.append(at, qsizetype(size));
-            return 0;
-        };
-        settings.on_message_complete = [](http_parser *p) {
-            Parser *self = get(p);
-            if (self->response.status / 100 == 1) {
-                // 100 Continue, 103 Early Hints...: the final answer follows.
-                self->clearMessage();
-                return 0;
-            }
-            self->complete = true;
-            self->keepAlive = http_should_keep_alive(p) != 0;
-            return 0;
-        };
-    }
-
-    static Parser *get(http_parser *p) { return static_cast<Parser *>(p->data); }
-
-    void reset(bool headRequest)
-    {
-        http_parser_init(&parser, HTTP_RESPONSE);
-        parser.data = this;
-        head = headRequest;
-        clearMessage();
-        complete = false;
-        keepAlive = false;
-        extra = false;
-        refusal.clear();
-    }
-
-    void clearMessage()
-    {
-        response = Response{};
-        field.clear();
-        value.clear();
-        inValue = false;
-    }
-
-    void flushField()
-    {
-        if (!field.isEmpty())
-            response.headers.add(field, value.trimmed());
-        field.clear();
-        value.clear();
-        inValue = false;
-    }
-
-    // Feeds bytes (nullptr/0: the peer closed). False on a parse error
-    // that came before the answer was complete.
-    bool execute(const char *data, size_t size)
-    {
-        http_parser_execute(&parser, &settings, data, size);
-        return complete || HTTP_PARSER_ERRNO(&parser) == HPE_OK;
-    }
-
-    QString errorText() const
-    {
-        if (!refusal.isEmpty())
-            return refusal;
-        const auto code = http_errno(HTTP_PARSER_ERRNO(&parser));
-        return QStringLiteral("%1 (%2)").arg(QString::fromLatin1(http_errno_description(code)),
-                                             QString::fromLatin1(http_errno_name(code)));
-    }
-
-    Response take()
-    {
-        Response out = std::move(response);
-        // The body is de-chunked: the framing header no longer applies.
-        out.headers.remove("transfer-encoding");
-        response = Response{};
-        return out;
-    }
-};
-
 // ---- UpstreamConnection
 
 UpstreamConnection::UpstreamConnection(const UpstreamOrigin &origin, const QSslConfiguration &tls,
                                        QObject *parent)
     : QObject(parent), m_origin(origin), m_tlsConfig(tls), m_serial(nextSerial()),
-      m_parser(std::make_unique<Parser>())
+      m_parser(std::make_unique<wire::ResponseParser>(kMaxHeadBytes))
 {
 }
 
@@ -400,24 +263,24 @@ void UpstreamConnection::onReadyRead()
 
 void UpstreamConnection::feed(const char *data, qsizetype size)
 {
-    if (!m_parser->execute(data, size_t(size))) {
+    const auto status = m_parser->feed(data, size);
+    if (status == wire::ResponseParser::Status::Error) {
         fail(Error::Kind::BadResponse,
-             QStringLiteral("upstream sent an invalid answer: %1").arg(m_parser->errorText()));
+             QStringLiteral("upstream sent an invalid answer: %1").arg(m_parser->errorString()));
         return;
     }
-    if (m_parser->complete)
+    if (status == wire::ResponseParser::Status::Complete)
         finishAnswer();
 }
 
 void UpstreamConnection::finishAnswer()
 {
-    const bool reusable = m_parser->keepAlive && !m_parser->extra
-        && HTTP_PARSER_ERRNO(&m_parser->parser) == HPE_OK && m_socket
+    const bool reusable = m_parser->keepAlive() && m_socket
         && m_socket->state() == QAbstractSocket::ConnectedState && m_socket->bytesAvailable() == 0
         // An early answer (a 413 while the body was still going out): the
         // rest of the request would be read as the next one.
         && m_socket->bytesToWrite() == 0;
-    Response response = m_parser->take();
+    Response response = m_parser->takeResponse();
     m_request.clear();
     if (reusable)
         becomeIdle();
@@ -479,8 +342,7 @@ void UpstreamConnection::onSocketClosed()
         return;
     }
     // Part of an answer came: it is complete only if the close delimits the body.
-    m_parser->execute(nullptr, 0);
-    if (m_parser->complete) {
+    if (m_parser->finishAtEof() == wire::ResponseParser::Status::Complete) {
         finishAnswer();
         return;
     }

@@ -1,4 +1,5 @@
 #pragma once
+#include "HttpWire.h"
 #include "prawmp/Error.h"
 #include "prawmp/Response.h"
 
@@ -37,8 +38,8 @@ struct UpstreamOrigin
 
 // One keep-alive HTTP/1.1 connection to an upstream origin (QTcpSocket, or
 // QSslSocket for https), carrying one request at a time: no pipelining, so
-// that a failure is always one request's. Answers are parsed with
-// http-parser. Owned and driven by Upstream's pool, in Upstream's thread.
+// that a failure is always one request's. Answers are parsed by the wire
+// module (wire::ResponseParser). Owned and driven by Upstream's pool, in Upstream's thread.
 //
 // It reports every outcome by exactly one signal, after which it is Closed
 // (failed, lost) or Idle again (answered with keep-alive); the signals come
@@ -103,8 +104,6 @@ signals:
     void lost(prawmp::UpstreamConnection *connection);
 
 private:
-    struct Parser;
-
     void onConnected();
     void onReadyRead();
     void onSocketClosed();
@@ -141,7 +140,7 @@ private:
     qint64 m_answerBytes = 0;     // bytes received since the request was written
     bool m_reporting = false;     // inside open()/start(): reports are posted
 
-    std::unique_ptr<Parser> m_parser;
+    std::unique_ptr<wire::ResponseParser> m_parser;
 };
 
 } // namespace prawmp

@@ -1,5 +1,6 @@
 #include "HttpConnection.h"
 
+#include "HttpWire.h"
 #include "prawmp/JsonResponses.h"
 
 #include <QElapsedTimer>
@@ -9,15 +10,10 @@
 #include <QTcpSocket>
 #include <QTimer>
 
-#include <http_parser.h>
-
-#include <array>
 #include <atomic>
-#include <charconv>
 #include <deque>
 #include <limits>
 #include <memory>
-#include <mutex>
 #include <vector>
 
 #ifdef Q_OS_UNIX
@@ -43,10 +39,6 @@ constexpr qint64 kMaxStreamBacklog = 16 * 1024 * 1024;
 // QTcpSocket's own buffer; bounded so that a paused connection pushes back
 // on the peer through TCP instead of filling our memory.
 constexpr qint64 kSocketReadBuffer = 1024 * 1024;
-// Do not pre-allocate more than this on the word of a Content-Length.
-constexpr qint64 kMaxBodyReserve = 1024 * 1024;
-// Request line bytes http-parser does not hand to a callback ("GET ", " HTTP/1.1\r\n").
-constexpr qsizetype kRequestLineOverhead = 16;
 
 const QByteArray kContinue = QByteArrayLiteral("HTTP/1.1 100 Continue\r\n\r\n");
 const QByteArray kCrLf = QByteArrayLiteral("\r\n");
@@ -62,80 +54,6 @@ qint64 nowMs()
         return t;
     }();
     return clock.elapsed();
-}
-
-// Reason phrases looked up once: the per-answer path must not allocate for them.
-const QByteArray &cachedReason(int status)
-{
-    static const std::vector<QByteArray> table = [] {
-        std::vector<QByteArray> t(600);
-        for (int s = 100; s < 600; ++s)
-            t[size_t(s)] = reasonPhrase(s);
-        return t;
-    }();
-    static const QByteArray unknown = reasonPhrase(0);
-    return status >= 100 && status < 600 ? table[size_t(status)] : unknown;
-}
-
-bool equalsNoCase(const QByteArray &a, QByteArrayView b)
-{
-    return a.size() == b.size() && a.compare(b, Qt::CaseInsensitive) == 0;
-}
-
-// Framing and connection management are ours: a handler's (or upstream's)
-// values for these must never reach the wire.
-bool isFramingField(const QByteArray &name)
-{
-    switch (name.size()) {
-    case 10:
-        return equalsNoCase(name, "connection");
-    case 14:
-        return equalsNoCase(name, "content-length");
-    case 17:
-        return equalsNoCase(name, "transfer-encoding");
-    default:
-        return false;
-    }
-}
-
-// CR or LF in a field would let a value inject headers (response splitting).
-bool hasLineBreak(const QByteArray &bytes)
-{
-    for (char c : bytes) {
-        if (c == '\r' || c == '\n')
-            return true;
-    }
-    return false;
-}
-
-void appendNumber(QByteArray &out, qint64 value, int base = 10)
-{
-    char buffer[24];
-    const auto result = std::to_chars(buffer, buffer + sizeof buffer, value, base);
-    out.append(buffer, result.ptr - buffer);
-}
-
-// RFC 9110 token: http-parser lets "Name :" and " Name:" through, which
-// a server must refuse (RFC 9112 §5.1) lest another hop read them otherwise.
-bool isToken(const QByteArray &name)
-{
-    static const auto table = [] {
-        std::array<bool, 256> t{};
-        for (int c = '0'; c <= '9'; ++c)
-            t[size_t(c)] = true;
-        for (int c = 'a'; c <= 'z'; ++c)
-            t[size_t(c)] = t[size_t(c - 'a' + 'A')] = true;
-        for (char c : QByteArrayView("!#$%&'*+-.^_`|~"))
-            t[uchar(c)] = true;
-        return t;
-    }();
-    if (name.isEmpty())
-        return false;
-    for (char c : name) {
-        if (!table[uchar(c)])
-            return false;
-    }
-    return true;
 }
 
 // Bytes written to the socket that have not reached the kernel yet. Over
@@ -155,19 +73,6 @@ struct SignalScope
     explicit SignalScope(std::shared_ptr<int> d) : depth(std::move(d)) { ++*depth; }
     ~SignalScope() { --*depth; }
 };
-
-bool parseDecimal(QByteArrayView text, qint64 *value)
-{
-    text = text.trimmed();
-    if (text.isEmpty())
-        return false;
-    qint64 v = 0;
-    const auto result = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (result.ec != std::errc() || result.ptr != text.data() + text.size() || v < 0)
-        return false;
-    *value = v;
-    return true;
-}
 
 } // namespace
 
@@ -203,7 +108,7 @@ struct HttpConnection::Private
     State state = State::Open;
 
     // Input.
-    http_parser parser;
+    wire::RequestParser parser;
     QByteArray input;
     qsizetype inputPos = 0;
     bool processing = false;   // inside processInput(): do not re-enter
@@ -211,26 +116,11 @@ struct HttpConnection::Private
     bool resumeQueued = false;
     bool stopParsing = false;  // no further request will be read
 
-    // The message being parsed.
-    IncomingRequest current;
+    // The request being parsed.
+    quint64 currentSequence = 0;
     bool inMessage = false;
     bool headersDone = false;
-    bool messageReady = false;
     bool hasSlot = false;
-    enum class HeaderPart { None, Field, Value } headerPart = HeaderPart::None;
-    QByteArray field;
-    QByteArray value;
-    const char *parseEnd = nullptr;   // end of the bytes given to http-parser
-    bool valueEndedMidBuffer = false; // the last value piece ended at its line's end
-    qsizetype headerBytes = 0;
-    int contentLengthFields = 0;
-    int transferEncodingFields = 0;
-    bool transferEncodingChunked = true;
-    bool expectContinue = false;
-    // An error found by a callback, answered once http_parser_execute returns.
-    int failStatus = 0;
-    QString failCode;
-    QString failMessage;
 
     // Output.
     std::deque<Slot> answers;
@@ -256,9 +146,6 @@ struct HttpConnection::Private
     // may delete us inside one.
     std::shared_ptr<int> socketSignals = std::make_shared<int>(0);
 
-    static const http_parser_settings settings;
-    static Private *priv(http_parser *p) { return static_cast<Private *>(p->data); }
-
     explicit Private(HttpConnection *owner) : q(owner), timer(owner) {}
 
     // Parsing.
@@ -266,16 +153,10 @@ struct HttpConnection::Private
     bool isBlocked() const;
     void scheduleResume();
     void discardInput();
-    void beginMessage();
-    bool addHeaderBytes(qsizetype n);
-    bool flushHeaderField();
-    int headersComplete();
-    int bodyData(const char *at, size_t length);
-    int chunkHeader();
-    int messageComplete();
-    int failInCallback(int status, const QString &code, const QString &message);
-    void failFromParser(http_errno error);
+    void headersParsed();
+    void messageParsed();
     void fail(int status, const QString &code, const QString &message);
+    void refuse(const Response &error);
 
     // Writing.
     Slot *slotFor(quint64 sequence);
@@ -306,274 +187,66 @@ struct HttpConnection::Private
     void onDisconnected();
 };
 
-const http_parser_settings HttpConnection::Private::settings = [] {
-    http_parser_settings s;
-    http_parser_settings_init(&s);
-    s.on_message_begin = [](http_parser *p) -> int {
-        priv(p)->beginMessage();
-        return 0;
-    };
-    s.on_url = [](http_parser *p, const char *at, size_t length) -> int {
-        Private *d = priv(p);
-        if (!d->addHeaderBytes(qsizetype(length)))
-            return 1;
-        d->current.target.append(at, qsizetype(length));
-        return 0;
-    };
-    s.on_header_field = [](http_parser *p, const char *at, size_t length) -> int {
-        Private *d = priv(p);
-        if (!d->addHeaderBytes(qsizetype(length)))
-            return 1;
-        if (d->headersDone)
-            return 0; // chunked trailer fields: counted, not kept
-        switch (d->headerPart) {
-        case HeaderPart::Value:
-            if (!d->flushHeaderField())
-                return 1;
-            [[fallthrough]];
-        case HeaderPart::None:
-            d->field = QByteArray(at, qsizetype(length));
-            d->headerPart = HeaderPart::Field;
-            break;
-        case HeaderPart::Field:
-            d->field.append(at, qsizetype(length));
-            break;
-        }
-        return 0;
-    };
-    s.on_header_value = [](http_parser *p, const char *at, size_t length) -> int {
-        Private *d = priv(p);
-        if (!d->addHeaderBytes(qsizetype(length)))
-            return 1;
-        if (d->headersDone)
-            return 0;
-        if (d->headerPart == HeaderPart::Field) {
-            d->value = QByteArray(at, qsizetype(length));
-            d->headerPart = HeaderPart::Value;
-        } else if (d->valueEndedMidBuffer) {
-            // The value went on after its line ended: obsolete line folding,
-            // refused as RFC 9112 §5.2 allows (it hides fields from checks).
-            d->failInCallback(400, QStringLiteral("bad_request"),
-                              QStringLiteral("Folded header lines are refused."));
-            return 1;
-        } else {
-            d->value.append(at, qsizetype(length)); // split across reads
-        }
-        d->valueEndedMidBuffer = at + length != d->parseEnd;
-        return 0;
-    };
-    s.on_headers_complete = [](http_parser *p) -> int { return priv(p)->headersComplete(); };
-    s.on_body = [](http_parser *p, const char *at, size_t length) -> int {
-        return priv(p)->bodyData(at, length);
-    };
-    s.on_chunk_header = [](http_parser *p) -> int { return priv(p)->chunkHeader(); };
-    s.on_message_complete = [](http_parser *p) -> int { return priv(p)->messageComplete(); };
-    return s;
-}();
-
 // ---------------------------------------------------------------- parsing
 
-void HttpConnection::Private::beginMessage()
+void HttpConnection::Private::headersParsed()
 {
-    inMessage = true;
-    headersDone = false;
-    hasSlot = false;
-    headerPart = HeaderPart::None;
-    headerBytes = kRequestLineOverhead;
-    contentLengthFields = 0;
-    transferEncodingFields = 0;
-    transferEncodingChunked = true;
-    expectContinue = false;
-    // The first request keeps the deadline counted from connect.
-    if (headerDeadline < 0)
-        headerDeadline = now + limits.headerTimeoutMs;
-}
-
-bool HttpConnection::Private::addHeaderBytes(qsizetype n)
-{
-    headerBytes += n;
-    if (headerBytes <= limits.maxHeaderBytes)
-        return true;
-    failInCallback(431, QStringLiteral("headers_too_large"),
-                   QStringLiteral("The request header block exceeds %1 bytes.")
-                       .arg(limits.maxHeaderBytes));
-    return false;
-}
-
-bool HttpConnection::Private::flushHeaderField()
-{
-    if (headerPart == HeaderPart::None)
-        return true;
-    if (headerPart == HeaderPart::Field)
-        value.clear();
-    if (!isToken(field)) {
-        failInCallback(400, QStringLiteral("bad_request"),
-                       QStringLiteral("Invalid header field name."));
-        return false;
-    }
-    headerBytes += 4; // ": " and CRLF
-    // Tracked here rather than trusted to http-parser: framing must be
-    // unambiguous or the request is refused (request smuggling).
-    switch (field.size()) {
-    case 6:
-        if (equalsNoCase(field, "expect"))
-            expectContinue = QByteArrayView(value).trimmed().compare("100-continue", Qt::CaseInsensitive) == 0;
-        break;
-    case 14:
-        if (equalsNoCase(field, "content-length"))
-            ++contentLengthFields;
-        break;
-    case 17:
-        if (equalsNoCase(field, "transfer-encoding")) {
-            ++transferEncodingFields;
-            if (QByteArrayView(value).trimmed().compare("chunked", Qt::CaseInsensitive) != 0)
-                transferEncodingChunked = false;
-        }
-        break;
-    default:
-        break;
-    }
-    current.headers.add(field, value);
-    headerPart = HeaderPart::None;
-    return true;
-}
-
-int HttpConnection::Private::headersComplete()
-{
-    if (!flushHeaderField() || !addHeaderBytes(0))
-        return -1;
     headersDone = true;
     headerDeadline = -1;
-
-    const auto method = http_method(parser.method);
-    const char *methodName = http_method_str(method);
-    current.method = QByteArray::fromRawData(methodName, qsizetype(qstrlen(methodName)));
-    current.versionMinor = parser.http_minor;
-    current.keepAlive = http_should_keep_alive(&parser) != 0 && method != HTTP_CONNECT;
-
-    // The slot first, so that an error below answers this very request.
-    current.sequence = openSlot(method == HTTP_HEAD, current.keepAlive, parser.http_minor);
+    const wire::ParsedRequest &request = parser.request();
+    // The slot first, so that an error in the body answers this very request.
+    currentSequence = openSlot(request.method == "HEAD", request.keepAlive, request.versionMinor);
     hasSlot = true;
-
-    if (parser.http_major == 0) {
-        return failInCallback(400, QStringLiteral("bad_request"),
-                              QStringLiteral("The request line lacks an HTTP/1.x version."));
-    }
-    if (parser.http_major != 1) {
-        return failInCallback(505, QStringLiteral("http_version_not_supported"),
-                              QStringLiteral("Only HTTP/1.0 and HTTP/1.1 are spoken here."));
-    }
-    if (contentLengthFields > 0 && transferEncodingFields > 0) {
-        return failInCallback(400, QStringLiteral("bad_request"),
-                              QStringLiteral("Content-Length and Transfer-Encoding together are refused."));
-    }
-    if (contentLengthFields > 1) {
-        return failInCallback(400, QStringLiteral("bad_request"),
-                              QStringLiteral("More than one Content-Length is refused."));
-    }
-    if (transferEncodingFields > 1 || !transferEncodingChunked) {
-        return failInCallback(400, QStringLiteral("bad_request"),
-                              QStringLiteral("Only \"Transfer-Encoding: chunked\" is accepted."));
-    }
-
-    const bool chunked = transferEncodingFields == 1;
-    qint64 contentLength = 0;
-    if (contentLengthFields == 1) {
-        if (!parseDecimal(current.headers.value("Content-Length"), &contentLength)) {
-            return failInCallback(400, QStringLiteral("bad_request"),
-                                  QStringLiteral("Invalid Content-Length."));
-        }
-        if (contentLength > limits.maxBodyBytes) {
-            return failInCallback(413, QStringLiteral("body_too_large"),
-                                  QStringLiteral("The request body exceeds %1 bytes.")
-                                      .arg(limits.maxBodyBytes));
-        }
-        if (contentLength > 0)
-            current.body.reserve(qsizetype(qMin(contentLength, kMaxBodyReserve)));
-    }
-
-    if (expectContinue && parser.http_minor >= 1 && (chunked || contentLength > 0)) {
+    if (parser.expectsContinue()) {
         Slot &slot = answers.back();
         if (answers.size() == 1)
             write(kContinue);
         else
             slot.interim = kContinue; // after the answers still owed
     }
-    return 0;
 }
 
-int HttpConnection::Private::bodyData(const char *at, size_t length)
-{
-    if (current.body.size() + qint64(length) > limits.maxBodyBytes) {
-        return failInCallback(413, QStringLiteral("body_too_large"),
-                              QStringLiteral("The request body exceeds %1 bytes.")
-                                  .arg(limits.maxBodyBytes));
-    }
-    current.body.append(at, qsizetype(length));
-    return 0;
-}
-
-int HttpConnection::Private::chunkHeader()
-{
-    // parser.content_length holds the size of the chunk announced.
-    if (parser.content_length > quint64(limits.maxBodyBytes)
-        || current.body.size() + qint64(parser.content_length) > limits.maxBodyBytes) {
-        return failInCallback(413, QStringLiteral("body_too_large"),
-                              QStringLiteral("The request body exceeds %1 bytes.")
-                                  .arg(limits.maxBodyBytes));
-    }
-    return 0;
-}
-
-int HttpConnection::Private::messageComplete()
+void HttpConnection::Private::messageParsed()
 {
     inMessage = false;
-    messageReady = true;
-    // One request at a time: it is emitted outside of http-parser's stack,
-    // where its handler may answer, close or delete us.
-    http_parser_pause(&parser, 1);
-    return 0;
-}
-
-int HttpConnection::Private::failInCallback(int status, const QString &code, const QString &message)
-{
-    if (failStatus == 0) {
-        failStatus = status;
-        failCode = code;
-        failMessage = message;
+    headersDone = false;
+    hasSlot = false;
+    IncomingRequest request;
+    static_cast<wire::ParsedRequest &>(request) = parser.takeRequest();
+    request.sequence = currentSequence;
+    if (!request.keepAlive) {
+        // HTTP/1.0 without keep-alive, "Connection: close" or CONNECT:
+        // this is the last request; what follows is not ours to parse.
+        if (Slot *slot = slotFor(request.sequence)) {
+            slot->keepAlive = false;
+            slot->closeAfter = true;
+        }
+        stopParsing = true;
     }
-    return -1;
-}
-
-void HttpConnection::Private::failFromParser(http_errno error)
-{
-    if (failStatus != 0) {
-        const int status = failStatus;
-        failStatus = 0;
-        fail(status, failCode, failMessage);
-        return;
-    }
-    if (error == HPE_HEADER_OVERFLOW) {
-        fail(431, QStringLiteral("headers_too_large"),
-             QStringLiteral("The request header block is too large."));
-        return;
-    }
-    fail(400, QStringLiteral("bad_request"),
-         QStringLiteral("Malformed request: %1.").arg(QLatin1String(http_errno_description(error))));
+    emit q->requestReceived(request);
 }
 
 // Refuses the request being read: the error takes its place in the answer
 // order, and the connection closes once it is written.
 void HttpConnection::Private::fail(int status, const QString &code, const QString &message)
 {
+    refuse(jsonError(status, code, message));
+}
+
+void HttpConnection::Private::refuse(const Response &error)
+{
     if (state != State::Open || stopParsing)
         return;
-    qCDebug(lcHttpConnection) << "connection" << id << "refuses a request:" << status << message;
+    qCDebug(lcHttpConnection) << "connection" << id << "refuses a request:" << error.status << error.body;
     stopParsing = true;
     // The request being read keeps its place if it has one; no slot after
     // it exists yet, since requests are numbered in order.
-    quint64 sequence = inMessage && hasSlot && slotFor(current.sequence) ? current.sequence
-                                                                         : openSlot(false, false, 1);
+    // An error in the header block itself: the request's method and
+    // version, as far as read, still shape the answer.
+    const wire::ParsedRequest &request = parser.request();
+    quint64 sequence = inMessage && hasSlot && slotFor(currentSequence)
+        ? currentSequence
+        : openSlot(request.method == "HEAD", false, request.method.isEmpty() ? 1 : request.versionMinor);
     inMessage = false;
     headerDeadline = -1;
     input.clear();
@@ -581,7 +254,7 @@ void HttpConnection::Private::fail(int status, const QString &code, const QStrin
     Slot *slot = slotFor(sequence);
     slot->closeAfter = true;
     slot->interim.clear();
-    answer(sequence, jsonError(status, code, message), false);
+    answer(sequence, error, false);
 }
 
 bool HttpConnection::Private::isBlocked() const
@@ -642,45 +315,36 @@ void HttpConnection::Private::processInput()
             lastReceive = now;
         }
 
-        const char *data = input.constData() + inputPos;
-        const size_t length = size_t(input.size() - inputPos);
-        parseEnd = data + length;
-        const size_t parsed = http_parser_execute(&parser, &settings, data, length);
-        inputPos += qsizetype(parsed);
-
-        const auto error = HTTP_PARSER_ERRNO(&parser);
-        if (error == HPE_PAUSED) {
-            http_parser_pause(&parser, 0);
-        } else if (error != HPE_OK) {
-            failFromParser(error);
-            if (!guard)
-                return;
-            continue;
-        } else if (parsed < length && !messageReady) {
-            // http-parser stopped early without a message (cannot happen
-            // for requests short of an upgrade); refuse rather than spin.
-            fail(400, QStringLiteral("bad_request"), QStringLiteral("Malformed request."));
-            if (!guard)
-                return;
-            continue;
+        qsizetype used = 0;
+        const auto result = parser.parse(input.constData() + inputPos, input.size() - inputPos, &used);
+        inputPos += used;
+        if (used > 0 && !inMessage) {
+            inMessage = parser.inMessage();
+            // The first request keeps the deadline counted from connect.
+            if (inMessage && headerDeadline < 0)
+                headerDeadline = now + limits.headerTimeoutMs;
         }
-
-        if (messageReady) {
-            messageReady = false;
-            if (!current.keepAlive) {
-                // HTTP/1.0 without keep-alive, "Connection: close" or CONNECT:
-                // this is the last request; what follows is not ours to parse.
-                current.keepAlive = false;
-                if (Slot *slot = slotFor(current.sequence)) {
-                    slot->keepAlive = false;
-                    slot->closeAfter = true;
-                }
-                stopParsing = true;
-            }
-            emit q->requestReceived(current);
+        switch (result) {
+        case wire::RequestParser::Result::NeedMore:
+            break;
+        case wire::RequestParser::Result::HeadersComplete:
+            inMessage = true;
+            headersParsed();
+            break;
+        case wire::RequestParser::Result::MessageComplete:
+            if (!headersDone)
+                headersParsed();
+            messageParsed();
             if (!guard)
                 return;
-            current = IncomingRequest();
+            break;
+        case wire::RequestParser::Result::Error: {
+            const wire::WireError &error = parser.error();
+            fail(error.status, error.code, error.message);
+            if (!guard)
+                return;
+            break;
+        }
         }
     }
     processing = false;
@@ -708,50 +372,8 @@ quint64 HttpConnection::Private::openSlot(bool headRequest, bool keepAlive, int 
 void HttpConnection::Private::serializeHead(QByteArray &out, const Response &response,
                                             const Slot &slot, bool close, bool stream) const
 {
-    const int status = response.status;
-    out.append("HTTP/1.1 ", 9);
-    appendNumber(out, status);
-    out.append(' ');
-    out.append(response.reason.isEmpty() || hasLineBreak(response.reason) ? cachedReason(status)
-                                                                          : response.reason);
-    out.append(kCrLf);
-
-    QByteArray callerLength;
-    for (const HttpHeaders::Field &f : response.headers.fields()) {
-        if (isFramingField(f.first)) {
-            if (callerLength.isEmpty() && equalsNoCase(f.first, "content-length"))
-                callerLength = f.second;
-            continue;
-        }
-        if (f.first.isEmpty() || hasLineBreak(f.first) || hasLineBreak(f.second))
-            continue;
-        out.append(f.first);
-        out.append(": ", 2);
-        out.append(f.second);
-        out.append(kCrLf);
-    }
-
-    const bool noLength = (status >= 100 && status < 200) || status == 204 || status == 304;
-    if (stream) {
-        if (slot.versionMinor >= 1 && !slot.headRequest)
-            out.append("Transfer-Encoding: chunked\r\n");
-    } else if (!noLength) {
-        qint64 length = response.body.size();
-        // A HEAD answer relayed from upstream has no body but knows its length.
-        qint64 announced = 0;
-        if (slot.headRequest && response.body.isEmpty() && !callerLength.isEmpty()
-            && parseDecimal(callerLength, &announced)) {
-            length = announced;
-        }
-        out.append("Content-Length: ");
-        appendNumber(out, length);
-        out.append(kCrLf);
-    }
-    if (close)
-        out.append("Connection: close\r\n");
-    else if (slot.versionMinor == 0)
-        out.append("Connection: keep-alive\r\n");
-    out.append(kCrLf);
+    wire::appendResponseHead(out, response,
+                             wire::ResponseFraming{slot.versionMinor, slot.headRequest, close, stream});
 }
 
 void HttpConnection::Private::write(const QByteArray &bytes)
@@ -768,7 +390,7 @@ void HttpConnection::Private::writeChunk(const QByteArray &data)
     }
     QByteArray size;
     size.reserve(20);
-    appendNumber(size, data.size(), 16);
+    wire::appendNumber(size, data.size(), 16);
     size.append(kCrLf);
     write(size);
     write(data);
@@ -1035,9 +657,7 @@ void HttpConnection::Private::onTimer()
     }
     switch (kind) {
     case Deadline::Header:
-        fail(408, QStringLiteral("request_timeout"),
-             QStringLiteral("The request headers did not arrive within %1 ms.")
-                 .arg(limits.headerTimeoutMs));
+        refuse(headerTimeoutError(limits.headerTimeoutMs));
         break;
     case Deadline::Body:
         fail(408, QStringLiteral("request_timeout"),
@@ -1089,6 +709,12 @@ void HttpConnection::Private::onDisconnected()
 
 // ---------------------------------------------------------------- HttpConnection
 
+Response headerTimeoutError(int headerTimeoutMs)
+{
+    return jsonError(408, QStringLiteral("request_timeout"),
+                     QStringLiteral("The request headers did not arrive within %1 ms.").arg(headerTimeoutMs));
+}
+
 HttpConnection::HttpConnection(QTcpSocket *socket, const HttpLimits &limits, QObject *parent)
     : QObject(parent)
     , d(std::make_unique<Private>(this))
@@ -1100,19 +726,7 @@ HttpConnection::HttpConnection(QTcpSocket *socket, const HttpLimits &limits, QOb
     d->peerPort = socket->peerPort();
     d->headBuffer.reserve(1024);
 
-    // http-parser's own (process-wide) header cap only backs ours up.
-    static std::mutex capMutex;
-    static quint32 headerCap = HTTP_MAX_HEADER_SIZE;
-    {
-        const qint64 wanted = qMin<qint64>(qint64(limits.maxHeaderBytes) * 2 + 4096, 0x7fffffff);
-        std::lock_guard lock(capMutex);
-        if (wanted > headerCap) {
-            headerCap = quint32(wanted);
-            http_parser_set_max_header_size(headerCap);
-        }
-    }
-    http_parser_init(&d->parser, HTTP_REQUEST);
-    d->parser.data = d.get();
+    d->parser.setLimits(wire::RequestLimits{limits.maxHeaderBytes, limits.maxBodyBytes});
 
     socket->setParent(this);
     socket->setReadBufferSize(kSocketReadBuffer);
@@ -1243,7 +857,7 @@ void HttpConnection::writeStreamData(quint64 sequence, const QByteArray &data)
     if (!slot || !slot->ready || !slot->stream)
         return;
     if (slot->versionMinor >= 1) {
-        appendNumber(slot->streamData, data.size(), 16);
+        wire::appendNumber(slot->streamData, data.size(), 16);
         slot->streamData.append(kCrLf);
         slot->streamData.append(data);
         slot->streamData.append(kCrLf);

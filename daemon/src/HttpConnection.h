@@ -1,4 +1,5 @@
 #pragma once
+#include "HttpWire.h"
 #include "prawmp/HttpHeaders.h"
 #include "prawmp/Response.h"
 
@@ -11,16 +12,11 @@ class QTcpSocket;
 
 namespace prawmp {
 
-// One request as it came off the wire, before routing.
-struct IncomingRequest
+// One request as it came off the wire, before routing: what the wire
+// module parsed, numbered on its connection.
+struct IncomingRequest : wire::ParsedRequest
 {
     quint64 sequence = 0;      // per connection, 1, 2, 3...; answers go out in this order
-    QByteArray method;         // "GET", "CONNECT", "PURGE"...
-    QByteArray target;         // request-target as sent: "/r/x/hot.json?limit=5" or "https://host/..."
-    int versionMinor = 1;      // HTTP/1.x
-    HttpHeaders headers;
-    QByteArray body;           // de-chunked
-    bool keepAlive = true;
 };
 
 struct HttpLimits
@@ -34,7 +30,11 @@ struct HttpLimits
     int maxPipelinedRequests = 64;
 };
 
-// Server side of one HTTP/1.1 connection, on Debian's http-parser.
+// The 408 for request headers that did not come within `headerTimeoutMs`
+// (every serving path answers a silent client with it).
+Response headerTimeoutError(int headerTimeoutMs);
+
+// Server side of one HTTP/1.1 connection, on the wire module (llhttp).
 // Parses requests (keep-alive, pipelining, Content-Length and chunked
 // bodies, Expect: 100-continue), refuses malformed and smuggling-prone
 // ones with the JSON error of the contract, and writes the answers in

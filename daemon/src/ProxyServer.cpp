@@ -3,6 +3,7 @@
 #include "ConstantTime.h"
 #include "ControlEndpoints.h"
 #include "FileDescriptorBudget.h"
+#include "HttpWire.h"
 #include "IdentityStore.h"
 #include "ProxyWorker.h"
 #include "RedisBudgetAuthority.h"
@@ -31,14 +32,12 @@ namespace prawmp {
 
 namespace {
 
-// Headers that only concern the hop between client and daemon.
+// Headers that only concern the hop between client and daemon: those
+// never forwarded, and X-Mp-Max-Wait, which is for the daemon itself.
 void stripClientOnlyHeaders(HttpHeaders &headers)
 {
-    headers.removeHopByHop();
-    headers.remove("host");
-    headers.remove("content-length");
+    wire::removeNeverForwarded(headers);
     headers.remove("x-mp-max-wait");
-    headers.remove("expect");
 }
 
 } // namespace

@@ -5,6 +5,8 @@
 #include "ProxyServer.h"
 #include "Router.h"
 
+#include "HttpWire.h"
+
 #include "prawmp/CacheKey.h"
 #include "prawmp/JsonResponses.h"
 #include "prawmp/RequestPipeline.h"
@@ -15,8 +17,6 @@
 #include <QLoggingCategory>
 #include <QTcpSocket>
 #include <QTimer>
-
-#include <http_parser.h>
 
 #include <array>
 #include <charconv>
@@ -75,173 +75,82 @@ qint64 monotonicMs()
     return qint64(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
 }
 
-bool isTokenChar(uchar c)
-{
-    static const auto table = [] {
-        std::array<bool, 256> t{};
-        for (int ch = '0'; ch <= '9'; ++ch)
-            t[size_t(ch)] = true;
-        for (int ch = 'a'; ch <= 'z'; ++ch)
-            t[size_t(ch)] = t[size_t(ch - 'a' + 'A')] = true;
-        for (char ch : QByteArrayView("!#$%&'*+-.^_`|~"))
-            t[uchar(ch)] = true;
-        return t;
-    }();
-    return table[c];
-}
+using wire::appendNumber;
+using wire::equalsNoCase;
+using wire::hasLineBreak;
 
-bool hasLineBreak(QByteArrayView bytes)
-{
-    return bytes.contains('\r') || bytes.contains('\n');
-}
-
-bool equalsNoCase(QByteArrayView a, QByteArrayView b)
-{
-    return a.size() == b.size() && a.compare(b, Qt::CaseInsensitive) == 0;
-}
-
-void appendNumber(QByteArray &out, qint64 value)
-{
-    char buffer[24];
-    const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
-    out.append(buffer, result.ptr - buffer);
-}
-
-// One request peeked at: only what the fast path needs, as views into the
-// peek buffer. `refuse` means "not ours": the main path will answer it.
+// One request a worker may answer, parsed from the peek buffer by the wire
+// module: a keep-alive HTTP/1.1 GET without body or upgrade, which asks
+// nothing the cache cannot give (no Cache-Control, Pragma or Expect). The
+// views point into the peek buffer (the parser borrows). Anything else is
+// the main path's to answer.
 struct Peeked
 {
-    enum class Field { Other, Authorization, Cookie, UserAgent, ProxyAuthorization, AcceptEncoding };
-
     QByteArrayView target;
     QByteArrayView userAgent;
     QByteArrayView proxyAuthorization;
     QVarLengthArray<QByteArrayView, 2> authorization;
     QVarLengthArray<QByteArrayView, 2> cookies;
     QVarLengthArray<QByteArrayView, 1> acceptEncoding;
-    Field field = Field::Other;
-    bool lastWasValue = true;
-    bool complete = false;
-    bool refuse = false;
-};
 
-int refuse(http_parser *p)
-{
-    static_cast<Peeked *>(p->data)->refuse = true;
-    return -1;
-}
-
-const http_parser_settings &peekSettings()
-{
-    static const http_parser_settings settings = [] {
-        http_parser_settings s;
-        http_parser_settings_init(&s);
-        s.on_url = [](http_parser *p, const char *at, size_t length) -> int {
-            auto *r = static_cast<Peeked *>(p->data);
-            if (!r->target.isEmpty()) // split: only happens across reads
-                return refuse(p);
-            r->target = QByteArrayView(at, qsizetype(length));
-            return 0;
-        };
-        s.on_header_field = [](http_parser *p, const char *at, size_t length) -> int {
-            auto *r = static_cast<Peeked *>(p->data);
-            if (!r->lastWasValue || length == 0)
-                return refuse(p);
-            r->lastWasValue = false;
-            const QByteArrayView name(at, qsizetype(length));
-            for (char c : name) {
-                if (!isTokenChar(uchar(c)))
-                    return refuse(p); // the main path refuses it with a 400
-            }
-            r->field = Peeked::Field::Other;
+    // False when the request is not one a worker answers.
+    bool take(const wire::RequestParser &parser)
+    {
+        const wire::ParsedRequest &parsed = parser.request();
+        if (parsed.method != "GET" || parsed.versionMinor != 1 || !parsed.keepAlive)
+            return false;
+        target = parser.targetView();
+        for (const wire::FieldView &f : parser.fieldViews()) {
+            const QByteArrayView name = f.name;
+            const QByteArrayView value = f.value;
             switch (name.size()) {
+            case 2:
+                if (equalsNoCase(name, "te"))
+                    return false;
+                break;
             case 6:
                 if (equalsNoCase(name, "cookie"))
-                    r->field = Peeked::Field::Cookie;
+                    cookies.append(value);
                 else if (equalsNoCase(name, "expect") || equalsNoCase(name, "pragma"))
-                    return refuse(p);
+                    return false;
+                break;
+            case 7:
+                if (equalsNoCase(name, "upgrade"))
+                    return false;
                 break;
             case 10:
-                if (equalsNoCase(name, "user-agent"))
-                    r->field = Peeked::Field::UserAgent;
+                if (equalsNoCase(name, "user-agent") && userAgent.isNull())
+                    userAgent = value;
                 break;
             case 13:
                 if (equalsNoCase(name, "authorization"))
-                    r->field = Peeked::Field::Authorization;
+                    authorization.append(value);
                 else if (equalsNoCase(name, "cache-control"))
-                    return refuse(p); // may ask for a fresh answer
+                    return false; // may ask for a fresh answer
                 break;
             case 14:
                 if (equalsNoCase(name, "content-length"))
-                    return refuse(p);
+                    return false;
                 break;
             case 15:
                 if (equalsNoCase(name, "accept-encoding"))
-                    r->field = Peeked::Field::AcceptEncoding;
+                    acceptEncoding.append(value);
                 break;
             case 17:
                 if (equalsNoCase(name, "transfer-encoding"))
-                    return refuse(p);
+                    return false;
                 break;
             case 19:
-                if (equalsNoCase(name, "proxy-authorization"))
-                    r->field = Peeked::Field::ProxyAuthorization;
+                if (equalsNoCase(name, "proxy-authorization") && proxyAuthorization.isNull())
+                    proxyAuthorization = value;
                 break;
             default:
                 break;
             }
-            return 0;
-        };
-        s.on_header_value = [](http_parser *p, const char *at, size_t length) -> int {
-            auto *r = static_cast<Peeked *>(p->data);
-            const QByteArrayView value(at, qsizetype(length));
-            // Two pieces of one value (line folding) or a line break in it.
-            if (r->lastWasValue || hasLineBreak(value))
-                return refuse(p);
-            r->lastWasValue = true;
-            switch (r->field) {
-            case Peeked::Field::Authorization:
-                r->authorization.append(value);
-                break;
-            case Peeked::Field::Cookie:
-                r->cookies.append(value);
-                break;
-            case Peeked::Field::AcceptEncoding:
-                r->acceptEncoding.append(value);
-                break;
-            case Peeked::Field::UserAgent:
-                if (r->userAgent.isNull())
-                    r->userAgent = value;
-                break;
-            case Peeked::Field::ProxyAuthorization:
-                if (r->proxyAuthorization.isNull())
-                    r->proxyAuthorization = value;
-                break;
-            case Peeked::Field::Other:
-                break;
-            }
-            return 0;
-        };
-        s.on_headers_complete = [](http_parser *p) -> int {
-            auto *r = static_cast<Peeked *>(p->data);
-            // A field without a value has no on_header_value call.
-            if (!r->lastWasValue)
-                return refuse(p);
-            if (p->method != HTTP_GET || p->http_major != 1 || p->http_minor != 1 || p->upgrade
-                || !http_should_keep_alive(p))
-                return refuse(p);
-            return 0;
-        };
-        s.on_body = [](http_parser *p, const char *, size_t) -> int { return refuse(p); };
-        s.on_message_complete = [](http_parser *p) -> int {
-            static_cast<Peeked *>(p->data)->complete = true;
-            http_parser_pause(p, 1);
-            return 0;
-        };
-        return s;
-    }();
-    return settings;
-}
+        }
+        return true;
+    }
+};
 
 // Cached answer, prepared for the wire: the status line and the upstream's
 // fields, minus what each hit sets anew (Age, X-Ratelimit-*, X-Cache and
@@ -274,15 +183,13 @@ void prepare(Prepared &p, const Response &cached)
     p.head.append("HTTP/1.1 ");
     appendNumber(p.head, r.status);
     p.head.append(' ');
-    p.head.append(r.reason.isEmpty() || hasLineBreak(r.reason) ? reasonPhrase(r.status) : r.reason);
+    p.head.append(r.reason.isEmpty() || hasLineBreak(r.reason) ? wire::reasonFor(r.status) : r.reason);
     p.head.append("\r\n");
     for (const HttpHeaders::Field &f : r.headers.fields()) {
         const QByteArray &name = f.first;
         if (name.isEmpty() || hasLineBreak(name) || hasLineBreak(f.second))
             continue;
-        if (equalsNoCase(name, "connection") || equalsNoCase(name, "content-length")
-            || equalsNoCase(name, "transfer-encoding") || equalsNoCase(name, "age")
-            || equalsNoCase(name, "x-cache"))
+        if (wire::isFramingField(name) || equalsNoCase(name, "age") || equalsNoCase(name, "x-cache"))
             continue;
         QByteArray line = name + ": " + f.second + "\r\n";
         if (equalsNoCase(name, "x-ratelimit-remaining") || equalsNoCase(name, "x-ratelimit-used")
@@ -361,6 +268,7 @@ public:
         ev.data.ptr = nullptr;
         epoll_ctl(m_epoll, EPOLL_CTL_ADD, m_wake, &ev);
         m_buffer.resize(kPeekBytes);
+        m_parser.setBorrowing(true);
         m_thread = std::thread([this] { run(); });
     }
 
@@ -471,6 +379,7 @@ private:
     // so that a caller up the stack never touches a deleted Conn.
     std::vector<std::unique_ptr<Conn>> m_dead;
     QByteArray m_buffer;
+    wire::RequestParser m_parser;
     QHash<QByteArray, RouteMemo> m_memo;
     QHash<QString, BudgetMemo> m_budget;
     QHash<QString, QString> m_peers; // interned peer address texts
@@ -646,14 +555,12 @@ void ProxyWorker::serve(Conn *c, qint64 now)
             handOverNow = true;
             break;
         }
+        m_parser.reset();
+        m_parser.setLimits(wire::RequestLimits{config.maxHeaderBytes, 0});
+        qsizetype parsed = 0;
+        const auto result = m_parser.parse(data + consumed, qsizetype(size_t(n) - consumed), &parsed);
         Peeked request;
-        http_parser parser;
-        http_parser_init(&parser, HTTP_REQUEST);
-        parser.data = &request;
-        const size_t available = size_t(n) - consumed;
-        const size_t parsed = http_parser_execute(&parser, &peekSettings(), data + consumed, available);
-        if (request.refuse || !request.complete || HTTP_PARSER_ERRNO(&parser) != HPE_PAUSED
-            || qsizetype(parsed) > config.maxHeaderBytes) {
+        if (result != wire::RequestParser::Result::MessageComplete || !request.take(m_parser)) {
             handOverNow = true; // not ours, or not whole yet: the main path reads it
             break;
         }
@@ -661,7 +568,7 @@ void ProxyWorker::serve(Conn *c, qint64 now)
             handOverNow = true;
             break;
         }
-        consumed += parsed;
+        consumed += size_t(parsed);
     }
     if (consumed > 0) {
         // Take what was answered off the socket (MSG_TRUNC: without copying it).
@@ -920,16 +827,12 @@ void ProxyWorker::beginLinger(Conn *c, qint64 now)
     setInterest(c, EPOLLIN | EPOLLRDHUP);
 }
 
-// Silence after connect: the 408 HttpConnection would send, then close.
+// Silence after connect: the 408, then close.
 void ProxyWorker::rejectSilent(Conn *c, qint64 now)
 {
-    const Response r = jsonError(408, QStringLiteral("request_timeout"),
-                                 QStringLiteral("The request headers did not arrive within %1 ms.")
-                                     .arg(m_config->headerTimeoutMs));
-    QByteArray bytes = "HTTP/1.1 408 " + reasonPhrase(408) + "\r\n";
-    for (const HttpHeaders::Field &f : r.headers.fields())
-        bytes += f.first + ": " + f.second + "\r\n";
-    bytes += "Content-Length: " + QByteArray::number(r.body.size()) + "\r\nConnection: close\r\n\r\n";
+    const Response r = headerTimeoutError(m_config->headerTimeoutMs);
+    QByteArray bytes;
+    wire::appendResponseHead(bytes, r, wire::ResponseFraming{1, false, true, false});
     bytes += r.body;
     [[maybe_unused]] const ssize_t n = ::send(c->fd, bytes.constData(), size_t(bytes.size()),
                                               MSG_NOSIGNAL | MSG_DONTWAIT);

@@ -1,6 +1,6 @@
 // libFuzzer target: the daemon's request parsing path.
 //
-// The input reaches a real HttpConnection (http-parser plus our framing,
+// The input reaches a real HttpConnection (the wire module: llhttp plus our framing,
 // smuggling, limit and pipelining rules) through a local socket pair, cut
 // into a few writes (the first byte decides where) so that every split of
 // a request line, header or chunk is tried. Each request parsed is routed
