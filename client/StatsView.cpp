@@ -82,13 +82,13 @@ QString renderStats(const StatsSnapshot &s, const QList<RequestRecord> &recent, 
     // Tables are padded by hand: chained arg() would substitute a '%'
     // in a domain, user agent or URL.
     out += u'\n';
-    out += left(QStringLiteral("DOMAIN"), 28) + right(QStringLiteral("BUDGET"), 8) + right(QStringLiteral("REMAINING"), 11)
+    out += left(QStringLiteral("DOMAIN"), 36) + right(QStringLiteral("BUDGET"), 8) + right(QStringLiteral("REMAINING"), 11)
            + right(QStringLiteral("RESET"), 8) + right(QStringLiteral("QUEUED"), 8) + right(QStringLiteral("IN FLIGHT"), 11) + u'\n';
     if (s.domains.isEmpty())
         out += QStringLiteral("(no upstream requests yet)\n");
     for (const DomainState &d : s.domains) {
         const QString unknown = QStringLiteral("-");
-        out += left(cut(d.domain, 27), 28)
+        out += left(cut(d.displayName(), 35), 36)
                + right(d.budgetKnown ? QString::number(d.budget) : unknown, 8)
                + right(d.budgetKnown ? QString::number(qint64(d.remaining)) : unknown, 11)
                + right(d.budgetKnown ? QString::number(qint64(d.secondsToReset)) + u's' : unknown, 8)

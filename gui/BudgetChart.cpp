@@ -29,7 +29,7 @@ void BudgetChart::addSample(qint64 nowMs, const StatsSnapshot &stats)
             continue;
         QLineSeries *line = m_remaining.value(d.domain);
         if (!line) {
-            line = createLine(d.domain, m_axisY);
+            line = createLine(d.displayName(), m_axisY);
             registerDataSeries(line);
             m_remaining.insert(d.domain, line);
             applyPalette();

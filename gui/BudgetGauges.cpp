@@ -106,7 +106,7 @@ void BudgetGauges::paintEvent(QPaintEvent *)
         painter.setFont(bold);
         painter.setPen(m_stale ? text : theme::domainColor(int(m_order.indexOf(d.domain)), p));
         const QRect nameRect(row.left(), row.top(), row.width(), lineH);
-        painter.drawText(nameRect, Qt::AlignLeft | Qt::AlignVCenter, d.domain);
+        painter.drawText(nameRect, Qt::AlignLeft | Qt::AlignVCenter, d.displayName());
         painter.setFont(font());
         painter.setPen(dim);
         painter.drawText(nameRect, Qt::AlignRight | Qt::AlignVCenter, describe(d));

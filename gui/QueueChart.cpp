@@ -30,7 +30,7 @@ void QueueChart::addSample(qint64 nowMs, const StatsSnapshot &stats)
     for (const DomainState &d : stats.domains) {
         QLineSeries *line = m_queued.value(d.domain);
         if (!line) {
-            line = createLine(tr("%1 queued").arg(d.domain), m_axisQueue);
+            line = createLine(tr("%1 queued").arg(d.displayName()), m_axisQueue);
             registerDataSeries(line);
             m_queued.insert(d.domain, line);
             m_order.append(d.domain);

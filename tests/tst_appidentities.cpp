@@ -2,6 +2,7 @@
 // credentials stand for, learned from token answers; the rate domain and the
 // cache identity derived from it; the owner-only state file.
 #include "prawmp/AppIdentities.h"
+#include "prawmp/RateLimiter.h"
 #include "prawmp/Request.h"
 
 #include <QFile>
@@ -98,6 +99,21 @@ private slots:
                  u"oauth.reddit.com"_s);
         QCOMPARE(AppIdentities::appOfDomain(u"oauth.reddit.com app:appA"_s), u"appA"_s);
         QVERIFY(AppIdentities::appOfDomain(u"oauth.reddit.com"_s).isEmpty());
+    }
+
+    void domainsAreShownByLabelWhenGiven()
+    {
+        prawmp::DomainState d;
+        d.domain = u"oauth.reddit.com app:AbC-123"_s;
+        d.app = AppIdentities::appOfDomain(d.domain);
+        QCOMPARE(d.app, u"AbC-123"_s);
+        QCOMPARE(d.displayName(), d.domain); // no label: the client id
+        d.label = u"modbot"_s;
+        QCOMPARE(d.displayName(), u"oauth.reddit.com app:modbot"_s);
+        prawmp::DomainState host;
+        host.domain = u"oauth.reddit.com"_s;
+        host.label = u"ignored"_s; // not an app's domain
+        QCOMPARE(host.displayName(), host.domain);
     }
 
     void everyGrantTeachesTheTokensApp_data()

@@ -38,6 +38,17 @@ CacheStatus cacheStatusFromName(const QString &name)
     return CacheStatus::Miss;
 }
 
+} // namespace
+
+QString DomainState::displayName() const
+{
+    if (label.isEmpty() || app.isEmpty() || !domain.endsWith(app))
+        return domain;
+    return domain.chopped(app.size()) + label;
+}
+
+namespace {
+
 QJsonObject domainToJson(const DomainState &s)
 {
     return {{"domain", s.domain},       {"app", s.app}, {"label", s.label},

@@ -27,6 +27,9 @@ struct PRAWMP_EXPORT DomainState
     QString domain;           // "host", "host app:CLIENT_ID" or "host unidentified"
     QString app;              // the OAuth client id of an app's domain, else empty
     QString label;            // --app-label's name for the app, else empty
+    // What to show a person: the domain, with the app's label for its client
+    // id when it has one ("oauth.reddit.com app:modbot").
+    QString displayName() const;
     bool budgetKnown = false; // X-Ratelimit-* headers seen
     int budget = 0;           // used + remaining of the current window
     double remaining = 0;     // our conservative estimate
