@@ -359,6 +359,8 @@ qint64 HandlerNetworkReply::readData(char *data, qint64 maxSize)
     if (left <= 0)
         return isFinished() ? -1 : 0;
     const qint64 n = std::min(left, maxSize);
+    if (n <= 0)
+        return 0; // a zero-length read may come with no buffer at all
     memcpy(data, m_body.constData() + m_readPos, size_t(n));
     m_readPos += n;
     return n;
