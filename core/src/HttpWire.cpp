@@ -116,6 +116,12 @@ void removeHopByHop(HttpHeaders &headers)
     headers = kept;
 }
 
+void removeDaemonFields(HttpHeaders &headers)
+{
+    headers.remove("x-mp-app");
+    headers.remove("x-mp-max-wait");
+}
+
 void removeNeverForwarded(HttpHeaders &headers)
 {
     removeHopByHop(headers);

@@ -42,6 +42,9 @@ PRAWMP_EXPORT void removeHopByHop(HttpHeaders &headers);
 // Removes what a forwarded request never carries from the one it came from:
 // removeHopByHop() and the isNeverForwardedRequestField() fields.
 PRAWMP_EXPORT void removeNeverForwarded(HttpHeaders &headers);
+// Removes the fields a client sends for the daemon itself (X-Mp-App,
+// X-Mp-Max-Wait): they go to the daemon, never to the upstream.
+PRAWMP_EXPORT void removeDaemonFields(HttpHeaders &headers);
 
 // Decimal (or other base) digits of `value`, appended without allocating a temporary.
 PRAWMP_EXPORT void appendNumber(QByteArray &out, qint64 value, int base = 10);

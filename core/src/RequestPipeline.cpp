@@ -115,9 +115,8 @@ struct RequestPipeline::Private
         auto *flight = new Flight;
         flight->request = request;
         flight->domain = rateDomain(request);
-        // X-Mp-App is for the daemon only; answers the identities learn from
-        // are asked for uncompressed, so that they can be read.
-        flight->request.headers.remove("X-Mp-App");
+        // Answers the identities learn from are asked for uncompressed, so
+        // that they can be read.
         if (isTokenEndpoint(request.url) || isMeEndpoint(request.url))
             flight->request.headers.remove("Accept-Encoding");
         flight->key = key;

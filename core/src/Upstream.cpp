@@ -42,8 +42,10 @@ QByteArray hostField(const QUrl &url, const UpstreamOrigin &origin)
 
 QByteArray serialize(const Request &request, const UpstreamOrigin &origin)
 {
+    HttpHeaders headers = request.headers;
+    wire::removeDaemonFields(headers);
     return wire::serializeRequest(request.method, requestTarget(request.url),
-                                  hostField(request.url, origin), request.headers, request.body);
+                                  hostField(request.url, origin), headers, request.body);
 }
 
 // Methods resent once when a reused connection turned out dead before the

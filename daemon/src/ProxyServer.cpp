@@ -32,12 +32,12 @@ namespace prawmp {
 
 namespace {
 
-// Headers that only concern the hop between client and daemon: those
-// never forwarded, and X-Mp-Max-Wait, which is for the daemon itself.
+// Headers that only concern the hop between client and daemon. The
+// daemon's own fields (X-Mp-*) stay for the pipeline; the upstream client
+// drops them (wire::removeDaemonFields).
 void stripClientOnlyHeaders(HttpHeaders &headers)
 {
     wire::removeNeverForwarded(headers);
-    headers.remove("x-mp-max-wait");
 }
 
 } // namespace
