@@ -102,6 +102,9 @@ private:
         request.url = fake.url(QStringLiteral("/r/greedy/hot.json?n=%1").arg(++serial));
         request.clientId = QStringLiteral("client-%1").arg(client);
         Reply *reply = pipeline->submit(request);
+        // Owned by the runner too: a reply aborted by stop() may still have
+        // its queued finished() pending when the runner goes away.
+        reply->setParent(this);
         outstanding << reply;
         connect(reply, &Reply::finished, this, [this, reply, client] {
             reply->deleteLater();
