@@ -12,6 +12,9 @@ Sections (each bounded in count and time; loopback only):
   conventions  the daemon (adaptive) at saturation under each rounding of
              X-Ratelimit-Reset the fake can use (down 0..W-1, up 1..W as
              Reddit's code, down-never-0 1..W-1), side by side
+  apps       two OAuth apps against an upstream counting per client id (as
+             Reddit does), 4 saturating clients each: the daemon with one
+             budget per app (--rate-key app) beside one per host (host)
   collapse   20 simultaneous requests for one cold URL, 300 ms upstream
   hits       cache-hit throughput and latency with wrk, daemon vs nginx
              proxy_cache, one core each and all cores, 1/64/256 connections
@@ -31,6 +34,7 @@ Debian's /usr/bin/python3 so that alternative (c) uses python3-prawcore.
 """
 
 import argparse
+import base64
 import datetime
 import http.client
 import json
@@ -56,7 +60,7 @@ from benchlib import free_port, wait_port
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-SECTIONS = ["budget", "conventions", "collapse", "hits", "miss", "many", "fairness", "profile"]
+SECTIONS = ["budget", "conventions", "apps", "collapse", "hits", "miss", "many", "fairness", "profile"]
 RESET_CONVENTIONS = ("down", "up", "down-never-0")
 
 
@@ -255,8 +259,10 @@ class Bench:
 
     # --- programs ---------------------------------------------------------
 
-    def fake(self, name, budget=0, window=600, latency=0, reset="down", jitter=0):
+    def fake(self, name, budget=0, window=600, latency=0, reset="down", jitter=0, per_client_id=False):
         argv = [self.fake_bin, "--port", 0, "--budget", budget, "--window", window, "--latency-ms", latency]
+        if per_client_id:
+            argv += ["--per-client-id"]
         if reset != "down":
             argv += ["--reset", reset]
         if jitter:
@@ -719,6 +725,94 @@ class Bench:
                     p99_censored=bool(censored) and p99 is not None and p99 in censored and p99 not in waits,
                     unfinished=unfinished, windows=out_windows)
 
+    # ================================================================ apps
+
+    def section_apps(self):
+        B, W, windows, clients = (10, 1.0, 3, 2) if self.smoke else (50, 5.0, 6, 4)
+        apps = ("appA", "appB")
+        alts = [("(a) one budget per app, `--rate-key app` (default)", ["--rate-key", "app"]),
+                ("(b) one budget per host, `--rate-key host`", ["--rate-key", "host"])]
+        setups = []
+        for i, (label, extra) in enumerate(alts):
+            fake = self.fake("apps-fake%d" % i, budget=B, window=W, latency=20, reset="up", per_client_id=True)
+            daemon = self.daemon("apps-daemon%d" % i, fake.port, extra + ["--state-dir", "none"])
+            tokens = {}
+            for app in apps:
+                basic = "Basic " + base64.b64encode(("%s:secret" % app).encode()).decode()
+                status, _, body = http_call(daemon.port, "POST", "/api/v1/access_token",
+                                         {"Authorization": basic,
+                                          "Content-Type": "application/x-www-form-urlencoded"},
+                                         b"grant_type=client_credentials")
+                if status != 200:
+                    raise RuntimeError("token for %s: HTTP %s" % (app, status))
+                tokens[app] = json.loads(body)["access_token"]
+            setups.append(dict(label=label, fake=fake, daemon=daemon, tokens=tokens, latencies={a: [] for a in apps}))
+
+        start = time.time() + 0.5
+        load_end = start + windows * W
+        for s in setups:  # the upstreams' windows start together with the load
+            http_call(s["fake"].port, "POST", "/__reset?budget=1")
+
+        def client(s, app, c):
+            conn = http.client.HTTPConnection("127.0.0.1", s["daemon"].port, timeout=windows * W + 10)
+            seq = 0
+            while time.time() < load_end and seq < 100000:
+                seq += 1
+                sent = time.time()
+                try:
+                    conn.request("GET", "/r/apps/new.json?a=%s&c=%d&i=%d" % (app, c, seq),
+                                 headers={"Authorization": "bearer " + s["tokens"][app],
+                                          "User-Agent": "bench-%s-%d" % (app, c)})
+                    resp = conn.getresponse()
+                    resp.read()
+                except (OSError, http.client.HTTPException):
+                    conn.close()
+                    conn = http.client.HTTPConnection("127.0.0.1", s["daemon"].port, timeout=windows * W + 10)
+                    continue
+                if time.time() <= load_end + W:
+                    s["latencies"][app].append((time.time() - sent) * 1000.0)
+            conn.close()
+
+        threads = [threading.Thread(target=client, args=(s, app, c), daemon=True)
+                   for s in setups for app in apps for c in range(clients)]
+        time.sleep(max(0.0, start - time.time()))
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=windows * W + 30)
+
+        rows = []
+        for s in setups:
+            _, _, body = http_call(s["fake"].port, "GET", "/__log")
+            log = json.loads(body)
+            for app in apps:
+                per_window = {}
+                r429 = 0
+                for entry in log:
+                    if entry.get("bucket") != "app:" + app:
+                        continue
+                    per_window[entry["window"]] = per_window.get(entry["window"], 0) + 1
+                    r429 += 1 if entry.get("status") == 429 or entry.get("rejected") else 0
+                # Full windows: wholly inside the load (the first starts with it).
+                full = [per_window.get(i, 0) for i in range(windows)]
+                lat = s["latencies"][app]
+                rows.append("| %s | %s | %s | %.1f%% / %.1f%% | %d | %d | %s | %s |" % (
+                    s["label"], app, ", ".join(str(n) for n in full),
+                    100.0 * min(full) / B, 100.0 * statistics.mean(full) / B,
+                    sum(1 for n in per_window.values() if n > B), r429,
+                    fmt_ms(pct(lat, 50)), fmt_ms(pct(lat, 99))))
+        return "\n".join([
+            ("Reddit counts its budget per OAuth client id. A fake upstream that does the same "
+             "(`fake-reddit --per-client-id`, B=%d per %g s per app, reset rounded up as Reddit's code, 20 ms "
+             "latency); two apps each get a token through the daemon, then %d clients per app keep one new URL "
+             "each in flight for %d windows. The two daemons run side by side, each with its own upstream. "
+             "*Budget used* = requests the upstream counted for that app in each full window ÷ B. "
+             "*Wait* = the client's time from sending to the answer (the upstream adds 20 ms).") % (B, W, clients, windows),
+            "",
+            "| daemon | app | requests per full window | budget used: min / mean | windows over budget | 429s | wait p50 | wait p99 |",
+            "|---|---|---|---|---|---|---|---|",
+        ] + rows) + "\n"
+
     # ================================================================ collapse
 
     def section_collapse(self):
@@ -1128,6 +1222,7 @@ class Bench:
                  "Run time: %.0f s." % (time.time() - self.started), ""]
         titles = dict(budget="Rate budget: who gets how much of it, without 429s",
                       conventions="Rate budget under each rounding of X-Ratelimit-Reset",
+                      apps="Two apps, one daemon: one budget per app",
                       collapse="Collapsed forwarding", hits="Cache-hit throughput and latency",
                       miss="Added latency on a miss", many="Many clients", fairness="Fairness",
                       profile="Profile")

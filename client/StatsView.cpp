@@ -73,11 +73,12 @@ QString renderStats(const StatsSnapshot &s, const QList<RequestRecord> &recent, 
                .arg(t.errors)
                .arg(t.upstream429)
                .arg(t.queueRejections);
-    out += QStringLiteral("cache     %1 entries   %2 of %3   ttl %4s   evictions %5\n")
+    out += QStringLiteral("cache     %1 entries   %2 of %3   ttl %4s   evictions %5   shared across tokens %6\n")
                .arg(s.cacheEntries)
                .arg(bytes(qint64(s.cacheBytes)), bytes(s.cacheMaxBytes))
                .arg(s.cacheTtlSeconds)
-               .arg(s.cacheEvictions);
+               .arg(s.cacheEvictions)
+               .arg(t.servedAcrossTokens);
 
     // Tables are padded by hand: chained arg() would substitute a '%'
     // in a domain, user agent or URL.

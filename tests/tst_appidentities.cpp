@@ -202,6 +202,12 @@ private slots:
         QVERIFY(ids.learnFromTokenAnswer(tokenRequest("appA", "grant_type=password&username=carol&password=p"),
                                          200, tokenAnswer("P1", "identity read")));
         QVERIFY(ids.cacheIdentity(bearer("R1")) != ids.cacheIdentity(bearer("P1")));
+        // Until /me names its user, a refreshed token shares with nobody: two
+        // users' refreshed tokens of one app and scopes must not meet.
+        QVERIFY(ids.learnFromTokenAnswer(tokenRequest("appA", "grant_type=refresh_token&refresh_token=s"), 200,
+                                         tokenAnswer("R2", "identity read")));
+        QVERIFY(ids.cacheIdentity(bearer("R1")).isEmpty());
+        QVERIFY(ids.cacheIdentity(bearer("R2")).isEmpty());
         Request me;
         me.url = QUrl(u"https://oauth.reddit.com/api/v1/me"_s);
         me.headers = bearer("R1");
@@ -211,7 +217,7 @@ private slots:
         // An unknown token learns nothing from /me: its app stays unknown.
         me.headers = bearer("stranger");
         QVERIFY(!ids.learnFromMeAnswer(me, 200, R"({"name": "carol"})"));
-        QCOMPARE(ids.size(), 2);
+        QCOMPARE(ids.size(), 3);
     }
 
     void learnedCallbackSeesOnlyHashes()

@@ -108,23 +108,6 @@ QJsonObject domainNamed(const QJsonObject &stats, const QString &domainSuffix)
     return {};
 }
 
-// Every full window (the first and last are partial) used to at least
-// `share` of the budget, none over it, no 429.
-QString checkWindows(const WindowStats &w, int budget, double share)
-{
-    if (w.tooManyRequests != 0 || w.maxPerWindow > budget)
-        return u"over budget: "_s + w.describe();
-    const QList<qint64> windows = w.requestsPerWindow.keys();
-    if (windows.size() < 4)
-        return u"fewer than 4 windows: "_s + w.describe();
-    for (qsizetype i = 1; i + 1 < windows.size(); ++i) {
-        if (w.requestsPerWindow.value(windows[i]) < share * budget)
-            return u"window %1 used %2 of %3: "_s.arg(windows[i]).arg(w.requestsPerWindow.value(windows[i]))
-                       .arg(budget) + w.describe();
-    }
-    return {};
-}
-
 } // namespace
 
 class TestDaemonApps : public QObject
@@ -192,9 +175,9 @@ private slots:
         const WindowStats b = fake->windowStats(u"app:appB"_s);
         qInfo("appA: %s", qPrintable(a.describe()));
         qInfo("appB: %s", qPrintable(b.describe()));
-        const QString errorA = checkWindows(a, budget, 0.95);
+        const QString errorA = a.saturationShortfall(budget, 0.95);
         QVERIFY2(errorA.isEmpty(), qPrintable(u"appA: "_s + errorA));
-        const QString errorB = checkWindows(b, budget, 0.95);
+        const QString errorB = b.saturationShortfall(budget, 0.95);
         QVERIFY2(errorB.isEmpty(), qPrintable(u"appB: "_s + errorB));
         QCOMPARE(fake->windowStats(u"anonymous"_s).requestsPerWindow.size(), 0);
 
@@ -292,6 +275,75 @@ private slots:
         QVERIFY(!domainNamed(fetchJson(daemon.port(), "/_mp/stats"), u" app:appC"_s).isEmpty());
         // X-Mp-App stays with the daemon.
         QVERIFY(!fake->log().last().headers.contains("X-Mp-App"));
+        QVERIFY(daemon.stop());
+    }
+
+    // Cached answers are keyed by identity (app, user, granted scopes) for
+    // tokens the daemon saw issued: one user's tokens share, nobody else does.
+    void identityCacheSharesOnlyWithinOneIdentity()
+    {
+        auto fake = startFake(1000, 60.0, ResetConvention::Down);
+        QVERIFY(fake);
+        QTemporaryDir state;
+        ProcessFixture daemon;
+        QVERIFY2(startDaemon(daemon, daemonArgs(fake->port(), state.path())), qPrintable(daemon.describe()));
+        const quint16 port = daemon.port();
+        const QByteArray aliceForm = "grant_type=password&username=alice&password=pwA";
+        const QByteArray alice1 = tokenThroughDaemon(port, "appA", "secretA", aliceForm);
+        const QByteArray alice2 = tokenThroughDaemon(port, "appA", "secretA", aliceForm);
+        const QByteArray aliceRead = tokenThroughDaemon(port, "appA", "secretA", aliceForm + "&scope=read");
+        const QByteArray bob = tokenThroughDaemon(port, "appA", "secretA",
+                                                  "grant_type=password&username=bob&password=pwB");
+        const QByteArray aliceOfB = tokenThroughDaemon(port, "appB", "secretB", aliceForm);
+        const QByteArray appOnly1 = tokenThroughDaemon(port, "appA", "secretA");
+        const QByteArray appOnly2 = tokenThroughDaemon(port, "appA", "secretA");
+        for (const QByteArray &t : {alice1, alice2, aliceRead, bob, aliceOfB, appOnly1, appOnly2})
+            QVERIFY(!t.isEmpty());
+        const QList<QByteArray> strangers{"never-issued-1", "never-issued-2"};
+
+        auto read = [&](const QByteArray &token, const QByteArray &target) {
+            return fetch(port, get(target, {{"Authorization", "bearer " + token}}));
+        };
+        // In turn, so that each later token finds the earlier one's entry.
+        QHash<QByteArray, QByteArray> cacheStatus;
+        for (const QByteArray &t : {alice1, alice2, aliceRead, bob, aliceOfB, appOnly1, appOnly2, strangers[0],
+                                    strangers[1]}) {
+            const RawResponse r = read(t, "/r/shared/hot.json?limit=5");
+            QCOMPARE(r.status, 200);
+            cacheStatus.insert(t, r.header("X-Cache"));
+        }
+        QCOMPARE(cacheStatus.value(alice1), "MISS");
+        QCOMPARE(cacheStatus.value(alice2), "HIT");     // same app, user and scopes
+        QCOMPARE(cacheStatus.value(aliceRead), "MISS"); // other scopes
+        QCOMPARE(cacheStatus.value(bob), "MISS");       // other user
+        QCOMPARE(cacheStatus.value(aliceOfB), "MISS");  // other app
+        QCOMPARE(cacheStatus.value(appOnly1), "MISS");
+        QCOMPARE(cacheStatus.value(appOnly2), "HIT");   // app-only tokens of one app
+        QCOMPARE(cacheStatus.value(strangers[0]), "MISS");
+        QCOMPARE(cacheStatus.value(strangers[1]), "MISS"); // unknown tokens: one cache each
+        QCOMPARE(fake->targetCount("/r/shared/hot.json?limit=5"), 7);
+
+        // /api/v1/me answers each token's own user, one upstream call per user.
+        for (const QByteArray &t : {alice1, alice2, bob}) {
+            const RawResponse r = read(t, "/api/v1/me");
+            QCOMPARE(r.status, 200);
+            QCOMPARE(r.json().value(u"name"_s).toString(), t == bob ? u"bob"_s : u"alice"_s);
+        }
+        QCOMPARE(fake->pathCount("/api/v1/me"), 2);
+
+        // Coalescing follows the same key: two of alice's tokens asking at once
+        // make one upstream request.
+        RawClient first(port), second(port);
+        first.write(get("/r/slow/new.json?__delay_ms=400", {{"Authorization", "bearer " + alice1}}));
+        QTest::qWait(100);
+        second.write(get("/r/slow/new.json?__delay_ms=400", {{"Authorization", "bearer " + alice2}}));
+        QTRY_VERIFY_WITH_TIMEOUT(first.responses().size() == 1 && second.responses().size() == 1, 10'000);
+        QCOMPARE(second.responses().first().header("X-Cache"), "COALESCED");
+        QCOMPARE(fake->pathCount("/r/slow/new.json"), 1);
+
+        // alice2's listing and me, appOnly2's listing, alice2's coalesced one.
+        const QJsonObject totals = fetchJson(port, "/_mp/stats").value(u"totals"_s).toObject();
+        QCOMPARE(totals.value(u"servedAcrossTokens"_s).toInt(-1), 4);
         QVERIFY(daemon.stop());
     }
 

@@ -82,6 +82,8 @@ private slots:
     void severalPrawProcessesShareOneBudget_data();
     void severalPrawProcessesShareOneBudget();
     void processesSharingATokenShareCachedAnswers();
+    void processesOfOneUserShareCachedAnswers();
+    void prawProcessesOfTwoAppsEachUseTheirAppsBudget();
     void upstreamNeverSawAWindowOverBudget();
 
 private:
@@ -95,7 +97,11 @@ private:
     // A snippet of docs/clients.md with its placeholders replaced (doc_snippets.py).
     QString snippet(const QString &name, const QStringList &replacements);
     QString writeFile(const QString &name, const QString &text);
-    QJsonObject daemonStats();
+    QJsonObject daemonStats(const ProcessFixture &daemon);
+    QJsonObject daemonStats() { return daemonStats(m_daemon); }
+    // praw_bot.py processes, one per (username, client id), for `seconds` of load.
+    QList<QJsonObject> runBots(const QList<QPair<QString, QString>> &usersAndApps, quint16 port,
+                               const QStringList &extra);
     bool clearDaemonCache();
     QString daemonPortArgument() const { return QString::number(m_daemon.port()); }
     QList<RequestRecord> logSince(quint64 firstId) const;
@@ -155,9 +161,9 @@ QString TestPrawE2E::writeFile(const QString &name, const QString &text)
     return path;
 }
 
-QJsonObject TestPrawE2E::daemonStats()
+QJsonObject TestPrawE2E::daemonStats(const ProcessFixture &daemon)
 {
-    QUrl url = m_daemon.baseUrl();
+    QUrl url = daemon.baseUrl();
     url.setPath(QStringLiteral("/_mp/stats"));
     QNetworkReply *reply = m_network.get(QNetworkRequest(url));
     QSignalSpy finished(reply, &QNetworkReply::finished);
@@ -166,6 +172,29 @@ QJsonObject TestPrawE2E::daemonStats()
     const QJsonObject stats = QJsonDocument::fromJson(reply->readAll()).object();
     reply->deleteLater();
     return stats;
+}
+
+QList<QJsonObject> TestPrawE2E::runBots(const QList<QPair<QString, QString>> &usersAndApps, quint16 port,
+                                        const QStringList &extra)
+{
+    std::vector<std::unique_ptr<ProcessFixture>> bots;
+    for (const auto &[user, app] : usersAndApps) {
+        bots.push_back(launchPython(QStringList{e2eDir() + QStringLiteral("/praw_bot.py"), QStringLiteral("--doc"),
+                                                docPath(), QStringLiteral("--port"), QString::number(port),
+                                                QStringLiteral("--username"), user, QStringLiteral("--password"),
+                                                kPassword, QStringLiteral("--client-id"), app}
+                                    + extra));
+    }
+    QList<QJsonObject> results;
+    for (auto &bot : bots) {
+        if (!bot->waitForFinished(int(kLoadSeconds * 1000) + 60'000) || bot->exitCode() != 0) {
+            qWarning("%s", qPrintable(bot->describe()));
+            results.append(QJsonObject());
+            continue;
+        }
+        results.append(lastJsonLine(*bot));
+    }
+    return results;
 }
 
 bool TestPrawE2E::clearDaemonCache()
@@ -469,6 +498,100 @@ void TestPrawE2E::processesSharingATokenShareCachedAnswers()
     QCOMPARE(upstreamPages, 2); // 3 processes x 3 reads x 2 pages, 2 upstream requests
     QCOMPARE(upstreamMe, 1);
     QCOMPARE(misses, 2);        // the others were HIT or COALESCED
+}
+
+// PRAW processes logged in as one user (each with its own token, as PRAW
+// gets one per process) share the daemon's cached answers: the identity the
+// daemon learned from the password grants (app, user, scopes) keys them.
+// Another user's process never gets theirs.
+void TestPrawE2E::processesOfOneUserShareCachedAnswers()
+{
+    QVERIFY(clearDaemonCache());
+    const quint64 firstId = m_reddit.log().isEmpty() ? 1 : m_reddit.log().last().id + 1;
+    const quint64 acrossBefore =
+        quint64(daemonStats().value(u"totals").toObject().value(u"servedAcrossTokens").toInteger());
+    const QList<QPair<QString, QString>> bots{{QStringLiteral("ivan"), kClientId},
+                                              {QStringLiteral("ivan"), kClientId},
+                                              {QStringLiteral("ivan"), kClientId},
+                                              {QStringLiteral("judy"), kClientId}};
+    const QList<QJsonObject> results =
+        runBots(bots, m_daemon.port(), {QStringLiteral("--reads"), QStringLiteral("3"), QStringLiteral("--shared-sub"),
+                                        QStringLiteral("golang")});
+    for (qsizetype i = 0; i < bots.size(); ++i) {
+        const QJsonObject &r = results[i];
+        const QString context = QString::fromUtf8(QJsonDocument(r).toJson(QJsonDocument::Compact).left(3000));
+        QVERIFY2(!r.isEmpty() && r.value(u"errors").toArray().isEmpty(), qPrintable(context));
+        const QStringList me = toStringList(r.value(u"me"));
+        QVERIFY2(me.size() == 2 && me == QStringList(2, bots[i].first), qPrintable(context));
+        QCOMPARE(r.value(u"shared_reads").toArray().size(), 3);
+        for (const QJsonValue &n : r.value(u"shared_reads").toArray())
+            QCOMPARE(n.toInt(), 150);
+    }
+    QHash<QString, int> pagesPerUser;
+    QHash<QString, int> mePerUser;
+    QSet<QString> tokens;
+    for (const RequestRecord &r : logSince(firstId)) {
+        if (r.path == "/api/v1/access_token")
+            continue;
+        const QString user = m_reddit.userForToken(bearerOf(r));
+        tokens.insert(bearerOf(r));
+        pagesPerUser[user] += r.path == "/r/golang/hot";
+        mePerUser[user] += r.path == "/api/v1/me";
+    }
+    // Two pages per identity, not per process; one /api/v1/me per identity.
+    QCOMPARE(pagesPerUser.value(QStringLiteral("ivan")), 2);
+    QCOMPARE(pagesPerUser.value(QStringLiteral("judy")), 2);
+    QCOMPARE(mePerUser.value(QStringLiteral("ivan")), 1);
+    QCOMPARE(mePerUser.value(QStringLiteral("judy")), 1);
+    QVERIFY(tokens.size() >= 2);
+    // Ivan's other two processes were served what his first one asked for.
+    const quint64 across =
+        quint64(daemonStats().value(u"totals").toObject().value(u"servedAcrossTokens").toInteger()) - acrossBefore;
+    QVERIFY2(across >= 2 * 3, qPrintable(QString::number(across)));
+}
+
+// Reddit counts per OAuth client id: three unmodified PRAW processes under
+// app A and two under app B, through one daemon, to an upstream that keeps
+// one window per client id. Each app gets its own budget, nearly all of it.
+void TestPrawE2E::prawProcessesOfTwoAppsEachUseTheirAppsBudget()
+{
+    FakeRedditOptions options;
+    options.budget = kBudget;
+    options.windowSeconds = kWindowSeconds;
+    options.perClientId = true;
+    options.resetConvention = ResetConvention::Up; // as Reddit's own code rounds
+    FakeReddit reddit(options);
+    QVERIFY2(reddit.listen(), qPrintable(reddit.errorString()));
+    QTemporaryDir state;
+    ProcessFixture daemon;
+    QVERIFY2(daemon.start(daemonProgram(), {QStringLiteral("--port"), QStringLiteral("0"), QStringLiteral("--upstream"),
+                                            reddit.baseUrl().toString(), QStringLiteral("--state-dir"), state.path()}),
+             qPrintable(daemon.describe()));
+    const QString appA = QStringLiteral("prawmp-app-a");
+    const QString appB = QStringLiteral("prawmp-app-b");
+    const QList<QPair<QString, QString>> bots{{QStringLiteral("anna"), appA}, {QStringLiteral("abe"), appA},
+                                              {QStringLiteral("amy"), appA},  {QStringLiteral("ben"), appB},
+                                              {QStringLiteral("bea"), appB}};
+    const QList<QJsonObject> results =
+        runBots(bots, daemon.port(), {QStringLiteral("--seconds"), QString::number(kLoadSeconds)});
+    for (qsizetype i = 0; i < bots.size(); ++i) {
+        const QJsonObject &r = results[i];
+        const QString context = QString::fromUtf8(QJsonDocument(r).toJson(QJsonDocument::Compact).left(3000));
+        // Every call answered, and with a 200.
+        QVERIFY2(!r.isEmpty() && r.value(u"errors").toArray().isEmpty(), qPrintable(context + daemon.describe(20)));
+        for (const QJsonValue &v : r.value(u"responses").toArray())
+            QVERIFY2(v.toObject().value(u"status").toInt() == 200, qPrintable(context));
+        const QStringList me = toStringList(r.value(u"me"));
+        QVERIFY2(!me.isEmpty() && me == QStringList(me.size(), bots[i].first), qPrintable(context));
+    }
+    QCOMPARE(reddit.tooManyRequestsCount(), 0);
+    for (const QString &app : {appA, appB}) {
+        const WindowStats stats = reddit.windowStats(QStringLiteral("app:") + app);
+        qInfo("%s upstream per window: %s", qPrintable(app), qPrintable(stats.describe()));
+        const QString shortfall = stats.saturationShortfall(kBudget, 0.90, 3);
+        QVERIFY2(shortfall.isEmpty(), qPrintable(app + QStringLiteral(": ") + shortfall));
+    }
+    QVERIFY2(daemon.stop(), qPrintable(daemon.describe()));
 }
 
 // Over the whole suite: no 429 and no window over the budget, as the

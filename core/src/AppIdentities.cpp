@@ -136,7 +136,7 @@ QString AppIdentities::hostOfDomain(const QString &domain)
 QByteArray AppIdentities::cacheIdentity(const HttpHeaders &headers) const
 {
     const auto identity = identityOf(headers);
-    if (!identity)
+    if (!identity || (identity->user.isEmpty() && !identity->appOnly))
         return {};
     return "identity:" + identity->app.toUtf8() + '\n' + identity->user.toUtf8() + '\n'
            + identity->scopes.toUtf8();
@@ -157,8 +157,11 @@ bool AppIdentities::learnFromTokenAnswer(const Request &request, int status, con
     const QUrlQuery form(QString::fromUtf8(request.body));
     Identity identity;
     identity.app = app;
-    if (form.queryItemValue(QStringLiteral("grant_type")) == QLatin1String("password"))
+    const QString grant = form.queryItemValue(QStringLiteral("grant_type"), QUrl::FullyDecoded);
+    if (grant == QLatin1String("password"))
         identity.user = form.queryItemValue(QStringLiteral("username"), QUrl::FullyDecoded).toLower();
+    identity.appOnly = grant == QLatin1String("client_credentials")
+                       || grant == QLatin1String("https://oauth.reddit.com/grants/installed_client");
     identity.scopes = sortedScopes(answer.value(QStringLiteral("scope")).toString());
     const int expiresIn = answer.value(QStringLiteral("expires_in")).toInt(0);
     if (expiresIn > 0)
@@ -235,6 +238,8 @@ QByteArray AppIdentities::identityToJson(const Identity &identity)
                   {QStringLiteral("scopes"), identity.scopes}};
     if (identity.expires.isValid())
         o.insert(QStringLiteral("expires"), identity.expires.toSecsSinceEpoch());
+    if (identity.appOnly)
+        o.insert(QStringLiteral("appOnly"), true);
     return QJsonDocument(o).toJson(QJsonDocument::Compact);
 }
 
@@ -247,6 +252,7 @@ std::optional<AppIdentities::Identity> AppIdentities::identityFromJson(const QBy
         return std::nullopt;
     identity.user = o.value(QStringLiteral("user")).toString();
     identity.scopes = o.value(QStringLiteral("scopes")).toString();
+    identity.appOnly = o.value(QStringLiteral("appOnly")).toBool();
     if (o.contains(QStringLiteral("expires")))
         identity.expires = QDateTime::fromSecsSinceEpoch(o.value(QStringLiteral("expires")).toInteger(), Qt::UTC);
     return identity;

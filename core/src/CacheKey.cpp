@@ -1,5 +1,7 @@
 #include "prawmp/CacheKey.h"
 
+#include "prawmp/AppIdentities.h"
+
 #include <QCryptographicHash>
 #include <QHash>
 #include <algorithm>
@@ -74,10 +76,22 @@ QByteArray CacheKey::acceptedEncodings(const HttpHeaders &headers)
     return codings.join(',');
 }
 
-CacheKey CacheKey::forRequest(const Request &request)
+QByteArray CacheKey::credentialsPart(const HttpHeaders &headers, const AppIdentities *identities)
 {
-    return CacheKey(request.method, normalizeUrl(request.url),
-                    credentialsHash(request.headers), acceptedEncodings(request.headers));
+    if (identities && headers.values("Authorization").size() == 1 && headers.values("Cookie").isEmpty()) {
+        const QByteArray identity = identities->cacheIdentity(headers);
+        if (!identity.isEmpty())
+            return "id:" + QCryptographicHash::hash(identity, QCryptographicHash::Sha256).toHex().left(16);
+    }
+    return credentialsHash(headers);
+}
+
+CacheKey CacheKey::forRequest(const Request &request, const AppIdentities *identities)
+{
+    CacheKey key(request.method, normalizeUrl(request.url), credentialsPart(request.headers, identities),
+                 acceptedEncodings(request.headers));
+    key.setRequester(credentialsHash(request.headers));
+    return key;
 }
 
 CacheKey::CacheKey(QByteArray method, QString normalizedUrl, QByteArray credentials, QByteArray encodings)
@@ -91,7 +105,7 @@ CacheKey::CacheKey(QByteArray method, QString normalizedUrl, QByteArray credenti
 QString CacheKey::toString() const
 {
     // A normalized URL never holds a space, so the parts cannot run together;
-    // a credentials hash is hex, so it never starts with "ae=".
+    // a credentials part is hex or "id:" + hex, so it never starts with "ae=".
     QString s = QString::fromLatin1(m_method) + QLatin1Char(' ') + m_url;
     if (!m_credentials.isEmpty())
         s += QLatin1Char(' ') + QString::fromLatin1(m_credentials);

@@ -69,6 +69,7 @@ struct RequestPipeline::Private
     quint64 nextFlightSerial = 0;
     PipelineCounters counters;
     AppIdentities identities;
+    quint64 coalescedAcrossTokens = 0;
 
     explicit Private(const PipelineConfig &c)
         : config(c), cache(c.cacheTtlSeconds, c.cacheMaxBytes), identities(c.rateKey)
@@ -358,7 +359,7 @@ Reply *RequestPipeline::submit(const Request &request)
         d->attach(flight, reply, request);
         d->enqueue(flight);
     } else {
-        const CacheKey key = CacheKey::forRequest(request);
+        const CacheKey key = CacheKey::forRequest(request, &d->identities);
         const bool fresh = request.wantsFreshAnswer();
         if (!fresh) {
             if (auto entry = d->cache.lookup(key)) {
@@ -373,6 +374,8 @@ Reply *RequestPipeline::submit(const Request &request)
             }
             if (Flight *flight = d->coalescing.value(key)) {
                 ++d->counters.coalesced;
+                if (flight->key.askedByOtherCredentials(key))
+                    ++d->coalescedAcrossTokens;
                 d->attach(flight, reply, request);
                 return reply;
             }
@@ -430,7 +433,12 @@ PipelineConfig RequestPipeline::config() const { return d->config; }
 ResponseCache &RequestPipeline::cache() { return d->cache; }
 RateLimiter &RequestPipeline::limiter() { return *d->limiter; }
 Upstream &RequestPipeline::upstream() { return *d->upstream; }
-PipelineCounters RequestPipeline::counters() const { return d->counters; }
+PipelineCounters RequestPipeline::counters() const
+{
+    PipelineCounters counters = d->counters;
+    counters.servedAcrossTokens = d->coalescedAcrossTokens + d->cache.counters().hitsAcrossTokens;
+    return counters;
+}
 AppIdentities &RequestPipeline::identities() { return d->identities; }
 
 void RequestPipeline::countCacheHits(quint64 count)

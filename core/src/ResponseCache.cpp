@@ -113,6 +113,8 @@ std::optional<ResponseCache::Entry> ResponseCache::lookup(const CacheKey &key)
     }
     d->lru.splice(d->lru.begin(), d->lru, it->lruPos);
     ++d->counters.hits;
+    if (it.key().askedByOtherCredentials(key)) // the stored key keeps its storer
+        ++d->counters.hitsAcrossTokens;
     return Entry{it->response, (now - it->storedAtNs) / 1'000'000'000};
 }
 

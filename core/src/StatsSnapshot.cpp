@@ -139,6 +139,7 @@ QJsonObject StatsSnapshot::toJson() const
         {"requests", double(totals.requests)},     {"hits", double(totals.hits)},
         {"misses", double(totals.misses)},         {"bypasses", double(totals.bypasses)},
         {"coalesced", double(totals.coalesced)},   {"upstreamRequests", double(totals.upstreamRequests)},
+        {"servedAcrossTokens", double(totals.servedAcrossTokens)},
         {"upstream429", double(totals.upstream429)}, {"errors", double(totals.errors)},
         {"queueRejections", double(totals.queueRejections)},
         {"waitBucketBoundsMs", bounds},            {"waitBucketCounts", counts},
@@ -173,6 +174,7 @@ StatsSnapshot StatsSnapshot::fromJson(const QJsonObject &json)
     s.totals.misses = toInteger<quint64>(t["misses"]);
     s.totals.bypasses = toInteger<quint64>(t["bypasses"]);
     s.totals.coalesced = toInteger<quint64>(t["coalesced"]);
+    s.totals.servedAcrossTokens = toInteger<quint64>(t["servedAcrossTokens"]);
     s.totals.upstreamRequests = toInteger<quint64>(t["upstreamRequests"]);
     s.totals.upstream429 = toInteger<quint64>(t["upstream429"]);
     s.totals.errors = toInteger<quint64>(t["errors"]);

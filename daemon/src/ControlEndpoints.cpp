@@ -212,6 +212,9 @@ QByteArray ControlEndpoints::prometheusText(const StatsSnapshot &s)
     counter("prawmp_cache_misses_total", "Cacheable requests not found in the cache.", s.totals.misses);
     counter("prawmp_cache_bypass_total", "Requests that skipped the cache.", s.totals.bypasses);
     counter("prawmp_coalesced_total", "Requests that shared an identical request's upstream call.", s.totals.coalesced);
+    counter("prawmp_served_across_tokens_total",
+            "Cached or coalesced answers another token of the same identity had asked for.",
+            s.totals.servedAcrossTokens);
     counter("prawmp_upstream_requests_total", "Requests sent upstream.", s.totals.upstreamRequests);
     counter("prawmp_upstream_429_total", "Upstream answers with status 429.", s.totals.upstream429);
     counter("prawmp_errors_total", "Requests that ended without an upstream answer.", s.totals.errors);

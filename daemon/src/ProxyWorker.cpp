@@ -208,11 +208,12 @@ void prepare(Prepared &p, const Response &cached)
 struct RouteMemo
 {
     bool ok = false;
-    CacheKey key;
+    Request keyed;            // GET, the routed URL, credentials and codings: what the key is built from
+    CacheKey key;             // refreshed with the domain, as tokens are learned
     QString host;
     HttpHeaders credentials;  // what the rate domain is derived from
     QString domain;           // rate domain (host + app), refreshed with the budget view
-    qint64 domainUntilMs = -1;
+    qint64 identityUntilMs = -1;
     Prepared prepared;
     qint64 lastUsedMs = 0;
 };
@@ -628,11 +629,11 @@ bool ProxyWorker::answerHit(Conn *c, const Peeked &request, qint64 now, std::vec
             credentials.add("Authorization", v.toByteArray());
         for (QByteArrayView v : request.cookies)
             credentials.add("Cookie", v.toByteArray());
-        HttpHeaders codings;
+        memo.keyed.method = QByteArrayLiteral("GET");
+        memo.keyed.url = route.url;
+        memo.keyed.headers = credentials;
         for (QByteArrayView v : request.acceptEncoding)
-            codings.add("Accept-Encoding", v.toByteArray());
-        memo.key = CacheKey(QByteArrayLiteral("GET"), CacheKey::normalizeUrl(route.url),
-                            CacheKey::credentialsHash(credentials), CacheKey::acceptedEncodings(codings));
+            memo.keyed.headers.add("Accept-Encoding", v.toByteArray());
         memo.host = route.url.host().toLower();
         memo.credentials = credentials;
         QByteArray stored(memoKey.constData(), memoKey.size()); // a deep copy
@@ -640,6 +641,13 @@ bool ProxyWorker::answerHit(Conn *c, const Peeked &request, qint64 now, std::vec
     }
     RouteMemo &memo = *it;
     memo.lastUsedMs = now;
+    // A token learned since this memo was made moves it to its app's domain
+    // and to its identity's cache entries.
+    if (now >= memo.identityUntilMs) {
+        memo.key = CacheKey::forRequest(memo.keyed, &m_identities);
+        memo.domain = m_identities.rateDomain(memo.host, memo.credentials);
+        memo.identityUntilMs = now + kBudgetViewMs;
+    }
 
     const std::optional<ResponseCache::Entry> entry = m_cache.lookup(memo.key);
     if (!entry)
@@ -655,11 +663,6 @@ bool ProxyWorker::answerHit(Conn *c, const Peeked &request, qint64 now, std::vec
     appendNumber(head, entry->ageSeconds);
     head.append("\r\n");
     if (entry->response.status != 429) {
-        // A token learned since this memo was made moves it to its app's domain.
-        if (now >= memo.domainUntilMs) {
-            memo.domain = m_identities.rateDomain(memo.host, memo.credentials);
-            memo.domainUntilMs = now + kBudgetViewMs;
-        }
         head.append(budgetLines(memo.domain, now, prepared));
     }
     head.append("X-Cache: HIT\r\n");

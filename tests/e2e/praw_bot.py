@@ -8,7 +8,7 @@ comments. PRAW itself is not changed: a requests response hook watches every
 HTTP answer (X-Cache, X-Ratelimit-*) and a logging handler counts the sleeps
 of PRAW's own rate limiter. Prints one JSON object on the last line.
 
-  praw_bot.py --doc docs/clients.md --port P --username alice [--seconds S]
+  praw_bot.py --doc docs/clients.md --port P --username alice [--seconds S] [--client-id ID]
   praw_bot.py --doc docs/clients.md --port P --username dave --token T --reads N
 """
 import argparse
@@ -50,7 +50,7 @@ class SleepCounter(logging.Handler):
 
 def build_reddit(args):
     replacements = {"localhost:10101": f"localhost:{args.port}",
-                    "YOUR_CLIENT_ID": CLIENT_ID, "YOUR_USERNAME": args.username}
+                    "YOUR_CLIENT_ID": args.client_id, "YOUR_USERNAME": args.username}
     if args.token:
         name = "praw-shared-token"
         replacements["SHARED_ACCESS_TOKEN"] = args.token
@@ -69,6 +69,7 @@ def main():
     parser.add_argument("--port", required=True)
     parser.add_argument("--username", required=True)
     parser.add_argument("--password", default="hunter2")
+    parser.add_argument("--client-id", default=CLIENT_ID, help="the OAuth app (client id) to log in with")
     parser.add_argument("--token", help="share this access token (implicit auth)")
     parser.add_argument("--seconds", type=float, default=0, help="load phase length")
     parser.add_argument("--reads", type=int, default=2, help="reads of the shared listing")

@@ -250,6 +250,21 @@ WindowStats computeWindowStats(const QJsonArray &log)
     return computeWindowStats(records);
 }
 
+QString WindowStats::saturationShortfall(int budget, double share, int minWindows) const
+{
+    if (!withinBudget(budget))
+        return QStringLiteral("over budget: ") + describe();
+    const QList<qint64> windows = requestsPerWindow.keys();
+    if (windows.size() < minWindows)
+        return QStringLiteral("fewer than %1 windows: ").arg(minWindows) + describe();
+    for (qsizetype i = 1; i + 1 < windows.size(); ++i) {
+        const int used = requestsPerWindow.value(windows[i]);
+        if (used < share * budget)
+            return QStringLiteral("window %1 used %2 of %3: ").arg(windows[i]).arg(used).arg(budget) + describe();
+    }
+    return {};
+}
+
 QString WindowStats::describe() const
 {
     QStringList parts;
@@ -959,10 +974,13 @@ Response FakeReddit::accessToken(const IncomingRequest &request)
     }
     const QString token = issueToken(user);
     m_tokenClient.insert(token, clientId);
+    // The scopes asked for are granted; none asked: all ("*", as Reddit
+    // answers a script app's password grant).
+    const QString scope = formValue(form, QStringLiteral("scope"));
     return json(200, {{"access_token", token},
                       {"token_type", "bearer"},
                       {"expires_in", 86400},
-                      {"scope", "*"}});
+                      {"scope", scope.isEmpty() ? QStringLiteral("*") : scope}});
 }
 
 Response FakeReddit::revokeToken(const IncomingRequest &request)

@@ -117,6 +117,11 @@ struct WindowStats
         return tooManyRequests == 0 && (budget <= 0 || maxPerWindow <= budget);
     }
     QString describe() const; // "window 3: 12, window 4: 10, 429s: 0" for failure messages
+    // Empty when there were at least `minWindows` windows, no 429, none over
+    // `budget`, and every full window (all but the first and the last,
+    // which the load only partly covers) used at least `share` of it;
+    // otherwise what failed, for the test's message.
+    QString saturationShortfall(int budget, double share, int minWindows = 4) const;
 };
 WindowStats computeWindowStats(const QList<RequestRecord> &log);
 // Same from the JSON of GET /__log (a fake-reddit process).

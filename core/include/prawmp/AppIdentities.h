@@ -33,6 +33,7 @@ public:
         QString user;     // empty for app-only tokens or until learned
         QString scopes;   // granted scopes, sorted, space-separated
         QDateTime expires; // from expires_in; invalid: unknown
+        bool appOnly = false; // a client_credentials/installed_client grant: no user
 
         bool operator==(const Identity &other) const = default;
     };
@@ -59,7 +60,9 @@ public:
     static QString hostOfDomain(const QString &domain);
 
     // What a cached answer is keyed by instead of the Authorization hash
-    // when the token is known: "app user scopes". Empty when unknown.
+    // when the token is known: "app user scopes". Empty when unknown, and
+    // while a user token's user is not known yet (a refresh_token grant
+    // before its /api/v1/me): two users must never share.
     QByteArray cacheIdentity(const HttpHeaders &headers) const;
 
     // A request to /api/v1/access_token got this answer: learn the access

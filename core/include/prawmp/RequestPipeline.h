@@ -47,6 +47,9 @@ struct PRAWMP_EXPORT PipelineCounters
     quint64 misses = 0;
     quint64 bypasses = 0;
     quint64 coalesced = 0;
+    // Hits and coalesced answers that another token of the same identity
+    // (app, user, scopes) had asked for: the identity cache at work.
+    quint64 servedAcrossTokens = 0;
     quint64 upstreamRequests = 0;
     quint64 upstream429 = 0;
     quint64 errors = 0;

@@ -21,6 +21,9 @@ public:
         quint64 hits = 0;
         quint64 misses = 0;
         quint64 evictions = 0; // by evict()/clear()/LRU bound/expiry
+        // Hits on an entry another token of the same identity stored
+        // (CacheKey::requester() of the lookup and of the store differ).
+        quint64 hitsAcrossTokens = 0;
         quint64 entries = 0;
         quint64 bytes = 0;
     };
