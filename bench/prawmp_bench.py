@@ -748,10 +748,10 @@ class Bench:
                 tokens[app] = json.loads(body)["access_token"]
             setups.append(dict(label=label, fake=fake, daemon=daemon, tokens=tokens, latencies={a: [] for a in apps}))
 
-        start = time.time() + 0.5
-        load_end = start + windows * W
         for s in setups:  # the upstreams' windows start together with the load
             http_call(s["fake"].port, "POST", "/__reset?budget=1")
+        start = time.time()
+        load_end = start + windows * W
 
         def client(s, app, c):
             conn = http.client.HTTPConnection("127.0.0.1", s["daemon"].port, timeout=windows * W + 10)
@@ -775,7 +775,6 @@ class Bench:
 
         threads = [threading.Thread(target=client, args=(s, app, c), daemon=True)
                    for s in setups for app in apps for c in range(clients)]
-        time.sleep(max(0.0, start - time.time()))
         for t in threads:
             t.start()
         for t in threads:

@@ -75,6 +75,7 @@ private slots:
         QTest::newRow("budget") << QStringLiteral("## Rate budget");
         QTest::newRow("per window") << QStringLiteral("### Per window");
         QTest::newRow("conventions") << QStringLiteral("## Rate budget under each rounding of X-Ratelimit-Reset");
+        QTest::newRow("apps") << QStringLiteral("## Two apps, one daemon: one budget per app");
         QTest::newRow("collapse") << QStringLiteral("## Collapsed forwarding");
         QTest::newRow("hits") << QStringLiteral("## Cache-hit throughput and latency");
         QTest::newRow("miss") << QStringLiteral("## Added latency on a miss");
