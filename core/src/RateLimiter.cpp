@@ -167,6 +167,10 @@ struct RateLimiter::Private
     Ticket nextTicket = 1;
     QTimer *timer = nullptr;
     BudgetAuthority *authority = nullptr;
+    // From a predecessor: per domain, our requests in its window and that
+    // window's end bounds on our clock.
+    struct Carried { int own = 0; double earlyEnd = 0; double lateEnd = 0; };
+    QHash<QString, Carried> carried;
 
     double now() const { return double(clock.nsecsElapsed()) / 1e9; }
 
@@ -513,6 +517,7 @@ struct RateLimiter::Private
         if (!dom.budgetKnown) {
             dom.budgetKnown = true;
             beginWindowAt();
+            adoptCarriedSpending(dom, early, late);
             dom.tokens = std::min(burstCap(dom), std::max(dom.remaining, 0.0));
             dom.tokensAt = t;
             qCInfo(lcLimiter) << dom.name << "budget" << dom.budget << "per window of at least"
@@ -566,6 +571,22 @@ struct RateLimiter::Private
             dom.usedSeen = std::max(dom.usedSeen, double(used));
             seeAnswer(dom, used, flight.grantedAt, t);
         }
+    }
+
+    // A predecessor's requests in the window this first answer belongs to
+    // are ours, not another program's (1 s slack: wall clocks converted).
+    void adoptCarriedSpending(Domain &dom, double early, double late)
+    {
+        const auto it = carried.constFind(dom.name);
+        if (it == carried.constEnd())
+            return;
+        const Carried c = *it;
+        carried.erase(it);
+        if (c.lateEnd + 1.0 < early || c.earlyEnd - 1.0 > late)
+            return; // another window by now
+        dom.ownInWindow += c.own;
+        dom.ownAtRoll += c.own;
+        qCInfo(lcLimiter) << dom.name << c.own << "requests of the window under way were ours (before a restart)";
     }
 
     void close(Ticket ticket, int status, const HttpHeaders *headers)
@@ -771,6 +792,35 @@ QList<DomainState> RateLimiter::states() const
     for (const QString &name : names)
         out.append(state(name));
     return out;
+}
+
+QList<WindowSpending> RateLimiter::windowSpending() const
+{
+    QMutexLocker lock(&d->mutex);
+    const double t = d->now();
+    const QDateTime wallNow = QDateTime::currentDateTimeUtc();
+    const auto wall = [&](double at) { return wallNow.addMSecs(qint64((at - t) * 1000.0)); };
+    QList<WindowSpending> out;
+    for (const Domain &dom : std::as_const(d->domains)) {
+        if (!dom.budgetKnown || dom.lateEnd <= t || dom.ownInWindow <= 0)
+            continue;
+        out.append({dom.name, dom.ownInWindow, wall(dom.earlyEnd), wall(dom.lateEnd)});
+    }
+    return out;
+}
+
+void RateLimiter::carryWindowSpending(const QList<WindowSpending> &spending)
+{
+    QMutexLocker lock(&d->mutex);
+    const double t = d->now();
+    const QDateTime wallNow = QDateTime::currentDateTimeUtc();
+    for (const WindowSpending &w : spending) {
+        const double early = t + double(wallNow.msecsTo(w.earlyEnd)) / 1000.0;
+        const double late = t + double(wallNow.msecsTo(w.lateEnd)) / 1000.0;
+        const auto dom = d->domains.constFind(w.domain);
+        if (w.own > 0 && late > t && (dom == d->domains.constEnd() || !dom->budgetKnown))
+            d->carried.insert(w.domain, {w.own, early, late});
+    }
 }
 
 } // namespace prawmp

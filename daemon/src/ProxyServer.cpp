@@ -5,6 +5,7 @@
 #include "FileDescriptorBudget.h"
 #include "HttpWire.h"
 #include "IdentityStore.h"
+#include "WindowSpendingStore.h"
 #include "ProxyWorker.h"
 #include "RedisBudgetAuthority.h"
 #include "RedisConnection.h"
@@ -51,6 +52,9 @@ ProxyServer::ProxyServer(const DaemonOptions &options, QObject *parent)
     m_rejectingCap = FileDescriptorBudget::rejectionCapacity();
     m_pipeline = new RequestPipeline(options.pipelineConfig(), this);
     m_identityStore = new IdentityStore(m_pipeline->identities(), options.stateDir, this);
+    // Local mode: in distributed mode the window's counts live in Redis.
+    if (options.redis.isEmpty())
+        m_windowStore = new WindowSpendingStore(m_pipeline->limiter(), options.stateDir, this);
     // Distributed mode: the rate budget and the cache are shared through Redis.
     if (!options.redis.isEmpty()) {
         RedisAddress address;
@@ -81,6 +85,7 @@ ProxyServer::~ProxyServer()
     // Saves what is still unsaved while the pipeline (a child created
     // earlier, so deleted earlier) still holds it.
     delete m_identityStore;
+    delete m_windowStore;
     delete m_redisIdentities;
     // Replies are owned here; connections are children and go with us.
     for (auto it = m_pending.keyBegin(); it != m_pending.keyEnd(); ++it)
@@ -92,6 +97,8 @@ bool ProxyServer::listen(QString *error)
     // What earlier runs learned (which app each token belongs to).
     if (!m_identityStore->load(error))
         return false;
+    if (m_windowStore)
+        m_windowStore->load();
     const QString addr = m_options.addr;
     QList<QHostAddress> addresses;
     if (addr.compare(QLatin1String("localhost"), Qt::CaseInsensitive) == 0) {

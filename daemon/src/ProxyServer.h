@@ -84,6 +84,7 @@ private:
     std::unique_ptr<Router> m_router;
     RequestPipeline *m_pipeline = nullptr;
     class IdentityStore *m_identityStore = nullptr;
+    class WindowSpendingStore *m_windowStore = nullptr;
     class RedisIdentities *m_redisIdentities = nullptr; // distributed mode
     ControlEndpoints *m_control = nullptr;
     // Distributed mode (--redis); null otherwise.

@@ -1,6 +1,7 @@
 #pragma once
 #include "prawmp/HttpHeaders.h"
 
+#include <QDateTime>
 #include <QObject>
 #include <QString>
 #include <functional>
@@ -71,6 +72,18 @@ struct PRAWMP_EXPORT RateHeaders
 // upstream host). Waiting requests are served round-robin per client.
 // Never blocks: a grant is a callback run in the context object's thread.
 // Thread-safe.
+// What one domain spent of the window under way (adaptive policy), handed
+// from a daemon to the one that replaces it: without it, the successor
+// reads its predecessor's requests in the announced count as another
+// program's spending and keeps that much free for it in the next window.
+struct PRAWMP_EXPORT WindowSpending
+{
+    QString domain;
+    int own = 0;           // our requests counted in that window
+    QDateTime earlyEnd;    // the window ends within [earlyEnd, lateEnd]
+    QDateTime lateEnd;
+};
+
 class PRAWMP_EXPORT RateLimiter : public QObject
 {
     Q_OBJECT
@@ -107,6 +120,12 @@ public:
     qint64 expectedWaitMs(const QString &domain, const QString &clientId) const;
     DomainState state(const QString &domain) const;
     QList<DomainState> states() const;
+
+    // Our spending in each domain's window under way (windows that may not
+    // have ended yet), and the same handed on to a new limiter: a domain's
+    // first answer, if it falls in that window, counts those as ours.
+    QList<WindowSpending> windowSpending() const;
+    void carryWindowSpending(const QList<WindowSpending> &spending);
 
 signals:
     // Emitted after a 429 pauses a domain.
