@@ -94,6 +94,7 @@ private slots:
     void answerWithoutHeadersStillCountsAsOne();
     void windowEndIsBoundedUnderEveryRounding();
     void counterFallingBackStartsTheNextWindow();
+    void answersOfAnEndedWindowGiveTheirShareBack();
 
     // Through the pipeline, against the fake upstream.
     void fixedPolicySpacesUpstreamArrivals();
@@ -306,6 +307,56 @@ void TestRateLimiter::counterFallingBackStartsTheNextWindow()
     QCOMPARE(s.remaining, 1.0);
     QVERIFY(s.secondsToWindowEndLo > 98.5);
     limiter.cancel(waiting);
+}
+
+// A new window began while the whole of the last one was in flight: its
+// first answer's view subtracts the others (they might count here too).
+// Each answer that then shows it was counted in the ended window gives its
+// share back at once, not only when a newer view of this window comes.
+void TestRateLimiter::answersOfAnEndedWindowGiveTheirShareBack()
+{
+    RateLimiter limiter({RateMode::Adaptive, 2.0, 1.0}); // the whole budget may go at once
+    const auto take = [&] { return limiter.acquire("example.com", "c", this, [] {}); };
+    const auto answer = [](int used, int remaining, int reset) {
+        return HttpHeaders{{"X-Ratelimit-Used", QByteArray::number(used)},
+                           {"X-Ratelimit-Remaining", QByteArray::number(remaining) + ".0"},
+                           {"X-Ratelimit-Reset", QByteArray::number(reset)}};
+    };
+    limiter.complete(take(), 200, answer(1, 9, 1)); // budget 10, the window ends within 2 s
+    QList<RateLimiter::Ticket> old;
+    for (int i = 0; i < 9; ++i)
+        old << take();
+    QCOMPARE(limiter.state("example.com").remaining, 0.0);
+    const RateLimiter::Ticket first = take();
+    const RateLimiter::Ticket second = take();
+    QCOMPARE(limiter.state("example.com").queued, 2);
+
+    // One of the nine was counted first in a new 100 s window; the view
+    // leaves 9 - 8 in flight = 1, which the first waiter takes.
+    limiter.complete(old.takeFirst(), 200, answer(1, 9, 100));
+    DomainState s = limiter.state("example.com");
+    QVERIFY(s.windowEndFromAnswers);
+    QVERIFY(s.secondsToWindowEndLo > 98);
+    QCOMPARE(s.remaining, 0.0);
+    QCOMPARE(s.queued, 1);
+
+    // The other eight were counted in the ended window (a reset of 1 s).
+    for (int i = 0; i < 8; ++i)
+        limiter.complete(old[i], 200, answer(2 + i, 8 - i, 1));
+    s = limiter.state("example.com");
+    // The new window counted 1 and has the first waiter in flight: 8 left,
+    // paced over its 99 s (not idle until its end, as with 0 left and
+    // nothing of ours in flight had the first waiter's answer been lost).
+    QCOMPARE(s.remaining, 8.0);
+    QCOMPARE(s.inFlight, 1);
+    QCOMPARE(s.queued, 1);
+    // A new request waits for the queued one's slot and its own: two
+    // intervals of 99 s / 8, not the ~100 s to the window's end.
+    QVERIFY(limiter.expectedWaitMs("example.com", "c") < 2 * 99 * 1000 / 8 + 1000);
+    limiter.fail(first);
+    s = limiter.state("example.com");
+    QCOMPARE(s.remaining, 8.0);
+    limiter.cancel(second);
 }
 
 void TestRateLimiter::fixedPolicySpacesUpstreamArrivals()

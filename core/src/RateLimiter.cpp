@@ -119,6 +119,7 @@ struct Domain
     // spent in the last window is kept free for them in this one.
     int ownInWindow = 0;            // our grants counted in this window
     int ownAtRoll = 0;              // of which in flight when it began
+    int ownCountedEarlier = 0;      // of those, answers showed counted in an earlier window
     std::deque<std::pair<double, int>> grantLog; // this window: (granted at, ownInWindow after)
     double foreignSeen = 0;         // others' requests seen in this window
     double foreignLast = -1;        // in the last window; -1: no window seen yet
@@ -188,6 +189,7 @@ struct RateLimiter::Private
         dom.foreignSeen = 0;
         dom.foreignSeenAt = t;
         dom.ownInWindow = dom.ownAtRoll = dom.inFlight;
+        dom.ownCountedEarlier = 0;
         dom.grantLog.clear();
         dom.answers.clear();
         ++dom.window;
@@ -248,7 +250,8 @@ struct RateLimiter::Private
     {
         const auto it = std::upper_bound(dom.grantLog.begin(), dom.grantLog.end(), t,
                                          [](double v, const std::pair<double, int> &g) { return v < g.first; });
-        return it == dom.grantLog.begin() ? dom.ownAtRoll : std::prev(it)->second;
+        const int granted = it == dom.grantLog.begin() ? dom.ownAtRoll : std::prev(it)->second;
+        return std::max(0, granted - dom.ownCountedEarlier);
     }
 
     // One of our answers of this window, counted `used`: how many of the
@@ -507,6 +510,18 @@ struct RateLimiter::Private
             dom.remaining = std::min(announced - dom.inFlight, double(std::max(dom.budget, 0)));
             dom.tokens = std::clamp(dom.tokens, 0.0, std::max(dom.remaining, 0.0));
         };
+        // The answer was counted in a window that has ended. If its request
+        // was in flight when the current window began, the current view
+        // subtracted it (it might have counted here): give it back. Without
+        // this, a window whose start found the last one's requests in flight
+        // kept them as spent until a newer view came, and with none of ours
+        // left in flight to bring one, idled to its end with budget left.
+        const auto countedInEndedWindow = [&] {
+            if (flight.window >= dom.window)
+                return;
+            dom.remaining = std::min(dom.remaining + 1, double(dom.budget));
+            ++dom.ownCountedEarlier;
+        };
         // This answer is the first of a window we now move into.
         const auto beginWindowAt = [&] {
             beginWindow(dom, t, early, late, true);
@@ -533,8 +548,12 @@ struct RateLimiter::Private
             } else if (!dom.boundsKnown) {
                 // Only an answer sent after we moved into the window surely
                 // belongs to it; earlier ones may be the last window's.
-                if (flight.grantedAt < dom.windowStartedAt)
+                if (flight.grantedAt < dom.windowStartedAt) {
+                    // A predicted window's early end is still a lower bound.
+                    if (late < dom.earlyEnd)
+                        countedInEndedWindow();
                     return;
+                }
                 dom.boundsKnown = true;
                 dom.evidence = 1;
                 dom.earlyEnd = early;
@@ -545,7 +564,8 @@ struct RateLimiter::Private
                 // began before this answer was counted.
                 beginWindowAt();
             } else if (late < dom.earlyEnd) {
-                return; // a late answer from a window that ended
+                countedInEndedWindow(); // a late answer from a window that ended
+                return;
             } else {
                 // Same window: the bounds only tighten. Evidence that does
                 // not fit (a clock step upstream) widens them instead.
@@ -802,9 +822,9 @@ QList<WindowSpending> RateLimiter::windowSpending() const
     const auto wall = [&](double at) { return wallNow.addMSecs(qint64((at - t) * 1000.0)); };
     QList<WindowSpending> out;
     for (const Domain &dom : std::as_const(d->domains)) {
-        if (!dom.budgetKnown || dom.lateEnd <= t || dom.ownInWindow <= 0)
+        if (!dom.budgetKnown || dom.lateEnd <= t || dom.ownInWindow - dom.ownCountedEarlier <= 0)
             continue;
-        out.append({dom.name, dom.ownInWindow, wall(dom.earlyEnd), wall(dom.lateEnd)});
+        out.append({dom.name, dom.ownInWindow - dom.ownCountedEarlier, wall(dom.earlyEnd), wall(dom.lateEnd)});
     }
     return out;
 }
