@@ -1,5 +1,6 @@
 #include "ProxyServer.h"
 
+#include "BudgetView.h"
 #include "ConstantTime.h"
 #include "ControlEndpoints.h"
 #include "FileDescriptorBudget.h"
@@ -74,11 +75,17 @@ ProxyServer::ProxyServer(const DaemonOptions &options, QObject *parent)
     m_log.setLevel(options.logRequests);
     m_control = new ControlEndpoints(*this, m_stats, m_events);
     connect(m_pipeline, &RequestPipeline::requestFinished, m_control, &ControlEndpoints::onRequestFinished);
-    // Distributed mode keeps everything on this thread (its budget view is not thread-safe).
-    // TLS too: the workers read and write raw sockets. Watching (event
-    // subscribers, --log-requests) does not matter: it observes either path.
-    if (options.threads > 0 && !m_redis && !options.usesTls()) {
-        const ServingContext context{m_pipeline->cache(), m_pipeline->limiter(), m_pipeline->identities(),
+    // TLS keeps everything on this thread: the workers read and write raw
+    // sockets. Watching (event subscribers, --log-requests) does not matter:
+    // it observes either path. In distributed mode the budget view includes
+    // the Redis authority, which lives on this thread: the workers read a
+    // copy of it that this thread refreshes.
+    if (options.threads > 0 && !options.usesTls()) {
+        if (m_redis)
+            m_budgetView = std::make_unique<PublishedBudgetView>(m_pipeline->limiter(), nullptr);
+        else
+            m_budgetView = std::make_unique<LimiterBudgetView>(m_pipeline->limiter());
+        const ServingContext context{m_pipeline->cache(), *m_budgetView, m_pipeline->identities(),
                                      m_stats, m_events, m_log};
         m_workers = std::make_unique<ProxyWorkerPool>(*this, context, options);
     }

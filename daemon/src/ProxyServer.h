@@ -114,6 +114,8 @@ private:
     int m_rejectingCap = 0;
     quint64 m_closedAtAccept = 0;
     QTimer *m_shutdownDeadline = nullptr;
+    // What the serving threads show in the X-Ratelimit-* fields of hits.
+    std::unique_ptr<class BudgetView> m_budgetView;
     // --threads: the serving threads that answer cache hits; null with 0.
     std::unique_ptr<ProxyWorkerPool> m_workers;
 };

@@ -1,5 +1,6 @@
 #include "ProxyWorker.h"
 
+#include "BudgetView.h"
 #include "ClientRegistry.h"
 #include "ConstantTime.h"
 #include "RequestEventFeed.h"
@@ -255,7 +256,7 @@ class ProxyWorker
 {
 public:
     ProxyWorker(ProxyWorkerPool &pool, const ServingContext &context)
-        : m_pool(pool), m_cache(context.cache), m_limiter(context.limiter), m_identities(context.identities),
+        : m_pool(pool), m_cache(context.cache), m_budgetView(context.budget), m_identities(context.identities),
           m_statsSink(context.stats), m_events(context.events), m_log(context.log)
     {
         m_epoll = epoll_create1(EPOLL_CLOEXEC);
@@ -348,7 +349,7 @@ private:
 
     ProxyWorkerPool &m_pool;
     ResponseCache &m_cache;
-    RateLimiter &m_limiter;
+    const BudgetView &m_budgetView;
     const AppIdentities &m_identities;
     StatsSink &m_statsSink;
     RequestEventFeed &m_events;
@@ -710,7 +711,7 @@ QByteArray ProxyWorker::budgetLines(const QString &domain, qint64 now, const Pre
 {
     BudgetMemo &memo = m_budget[domain];
     if (now >= memo.validUntilMs) {
-        const DomainState state = m_limiter.state(domain);
+        const DomainState state = m_budgetView.state(domain);
         memo.known = state.budgetKnown;
         memo.lines.clear();
         if (state.budgetKnown) {

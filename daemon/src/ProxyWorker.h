@@ -18,6 +18,7 @@ class QTimer;
 namespace prawmp {
 
 class AppIdentities;
+class BudgetView;
 class ProxyWorker;
 class RequestEventFeed;
 class RequestLog;
@@ -29,7 +30,7 @@ struct WorkerConfig;
 struct ServingContext
 {
     ResponseCache &cache;
-    RateLimiter &limiter;
+    const BudgetView &budget;  // the X-Ratelimit-* fields of hits
     const AppIdentities &identities;
     StatsSink &stats;          // every hit counted, before it is written
     RequestEventFeed &events;  // /_mp/events subscribers see every hit (sampled past a rate)
