@@ -18,6 +18,9 @@ Sections (each bounded in count and time; loopback only):
   collapse   20 simultaneous requests for one cold URL, 300 ms upstream
   hits       cache-hit throughput and latency with wrk, daemon vs nginx
              proxy_cache, one core each and all cores, 1/64/256 connections
+  watched    cache hits (wrk -c64, one core each) while the daemon is
+             watched: one /_mp/events subscriber, --log-requests 1, and
+             --redis (hits of the local layer; with redis-server), vs nginx
   miss       added latency of a miss, daemon vs direct to the upstream
   many       10,000 concurrent keep-alive connections, RSS per connection
   fairness   one client with 1000 queued requests vs 9 one-at-a-time clients
@@ -60,7 +63,7 @@ from benchlib import free_port, wait_port
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-SECTIONS = ["budget", "conventions", "apps", "collapse", "hits", "miss", "many", "fairness", "profile"]
+SECTIONS = ["budget", "conventions", "apps", "collapse", "hits", "watched", "miss", "many", "fairness", "profile"]
 RESET_CONVENTIONS = ("down", "up", "down-never-0")
 
 
@@ -948,6 +951,133 @@ class Bench:
         self.hits_rows = rows
         return "\n".join(md)
 
+    # ================================================================ watched
+
+    def _subscribe(self, port, stop):
+        """An /_mp/events subscriber that reads everything, as the dashboard does."""
+        sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        sock.sendall(b"GET /_mp/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n")
+        sock.settimeout(0.5)
+        received = [0]
+
+        def read():
+            while not stop.is_set():
+                try:
+                    data = sock.recv(65536)
+                except socket.timeout:
+                    continue
+                except OSError:
+                    break
+                if not data:
+                    break
+                received[0] += len(data)
+            sock.close()
+
+        t = threading.Thread(target=read, daemon=True)
+        t.start()
+        return t, received
+
+    def _redis_server(self):
+        exe = shutil.which("redis-server")
+        if not exe:
+            return None
+        port = free_port()
+        proc = self.procs.start([exe, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                                "watched-redis", ready=None)
+        if not wait_port(port):
+            return None
+        proc.port = port
+        return proc
+
+    def section_watched(self):
+        if not self.wrk:
+            return "*Skipped: wrk is not installed (bench/run-all installs it).*\n"
+        seconds = 3 if not self.smoke else 1
+        rounds = 3 if not self.smoke else 1
+        conns = 64 if not self.smoke else 8
+        path = "/r/python/hot.json"
+        fake = self.fake("watched-fake", 100000000, 600, 0)
+        redis = self._redis_server()
+        modes = [("not watched", [], False), ("one /_mp/events subscriber", [], True),
+                 ("--log-requests 1", ["--log-requests", "1"], False)]
+        if redis:
+            modes.append(("--redis (hits of the local layer)",
+                          ["--redis", "redis://127.0.0.1:%d/0" % redis.port, "--redis-prefix", "bench%d:" % os.getpid()],
+                          False))
+        md = ["wrk (keep-alive, 1 thread, %d connections, %d s per run, %d interleaved rounds: the mean) asks for "
+              "one cached URL (%s) through the daemon (`--threads 1`) and through nginx `proxy_cache` (1 worker), "
+              "each pinned with `taskset` to CPU 0, wrk to CPU 1, as in \"Cache-hit throughput\". The daemon runs "
+              "watched in each way below; the subscriber reads its stream as the dashboard does. Counted = the "
+              "daemon's `/_mp/stats` totals.requests afterwards against the requests wrk reported.\n"
+              % (conns, seconds, rounds, path)]
+        n = None
+        if self.nginx:
+            n = self.nginx_proxy("watched-nginx", fake.port, workers=1, cpus="0")
+            http_call(n.port, "GET", path)
+            self.wrk_run(n.port, path, 8, 1, cpus="1")
+        rows = []
+        for label, extra, subscribe in modes:
+            d = self.daemon("watched-daemon-%d" % len(rows), fake.port, ["--threads", "1"] + extra, cpus="0")
+            # wrk's own requests warm the cache: its key differs from http.client's
+            # (Accept-Encoding), and a connection that meets a miss stays on the main thread.
+            self.wrk_run(d.port, path, 8, 1, cpus="1")
+            stop = threading.Event()
+            reader = self._subscribe(d.port, stop) if subscribe else None
+            time.sleep(0.3)
+            before = json.loads(http_call(d.port, "GET", "/_mp/stats")[2])["totals"]["requests"]
+            acc = {"daemon": [], "nginx": []}
+            # CPU per request: what a loaded machine disturbs least.
+            cpu = {"daemon": 0.0, "nginx": 0.0}
+            for _ in range(rounds):
+                c0 = cpu_seconds(d.pid)
+                acc["daemon"].append(self.wrk_run(d.port, path, conns, seconds, cpus="1"))
+                cpu["daemon"] += cpu_seconds(d.pid) - c0
+                if n:
+                    c0 = cpu_seconds(n.pid)
+                    acc["nginx"].append(self.wrk_run(n.port, path, conns, seconds, cpus="1"))
+                    cpu["nginx"] += cpu_seconds(n.pid) - c0
+            time.sleep(0.3)
+            stats = json.loads(http_call(d.port, "GET", "/_mp/stats")[2])
+            made = sum(int(r["requests"]) for r in acc["daemon"])
+            counted = stats["totals"]["requests"] - before
+            engine = stats.get("engine", {})
+            stop.set()
+            if reader:
+                reader[0].join(2)
+            self.procs.stop(d)
+            row = dict(label=label, rps=statistics.mean(r["rps"] for r in acc["daemon"]),
+                       p99=statistics.mean(r["p99_us"] for r in acc["daemon"]),
+                       errors=sum(r["errors"] + r["non2xx"] for r in acc["daemon"]),
+                       made=made, counted=counted, serving=engine.get("servingThreadHits"),
+                       cpu_us=1e6 * cpu["daemon"] / made if made else 0,
+                       notsent=stats.get("requestEventsNotSent"))
+            if acc["nginx"]:
+                row["nginx"] = statistics.mean(r["rps"] for r in acc["nginx"])
+                nginx_made = sum(int(r["requests"]) for r in acc["nginx"])
+                row["nginx_cpu_us"] = 1e6 * cpu["nginx"] / nginx_made if nginx_made else 0
+            rows.append(row)
+            self.log("   watched %s: daemon %.0f/s nginx %s/s" % (
+                label, row["rps"], "%.0f" % row["nginx"] if "nginx" in row else "–"))
+        if n:
+            self.procs.stop(n)
+        if redis:
+            self.procs.stop(redis)
+        md.append("| daemon watched by | daemon req/s | nginx req/s | daemon/nginx | daemon / nginx CPU per request "
+                  "| daemon p99 | requests made / counted | served on serving threads | request events not sent "
+                  "| errors |")
+        md.append("|---|---|---|---|---|---|---|---|---|---|")
+        for r in rows:
+            md.append("| %s | %.0f | %s | %s | %.1f µs / %s | %s | %d / %d | %s | %s | %d |" % (
+                r["label"], r["rps"], "%.0f" % r["nginx"] if "nginx" in r else "–",
+                ratio(r["rps"], r["nginx"]) if "nginx" in r else "–", r["cpu_us"],
+                "%.1f µs" % r["nginx_cpu_us"] if "nginx_cpu_us" in r else "–", fmt_us(r["p99"]),
+                r["made"], r["counted"],
+                "–" if r["serving"] is None else r["serving"], "–" if r["notsent"] is None else r["notsent"],
+                r["errors"]))
+        if not redis:
+            md.append("\n*redis-server is not installed: the --redis row is left out.*")
+        return "\n".join(md) + "\n"
+
     # ================================================================ miss
 
     def section_miss(self):
@@ -1223,6 +1353,7 @@ class Bench:
                       conventions="Rate budget under each rounding of X-Ratelimit-Reset",
                       apps="Two apps, one daemon: one budget per app",
                       collapse="Collapsed forwarding", hits="Cache-hit throughput and latency",
+                      watched="Cache hits while the daemon is watched",
                       miss="Added latency on a miss", many="Many clients", fairness="Fairness",
                       profile="Profile")
         for name in SECTIONS:

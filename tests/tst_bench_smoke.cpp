@@ -78,6 +78,7 @@ private slots:
         QTest::newRow("apps") << QStringLiteral("## Two apps, one daemon: one budget per app");
         QTest::newRow("collapse") << QStringLiteral("## Collapsed forwarding");
         QTest::newRow("hits") << QStringLiteral("## Cache-hit throughput and latency");
+        QTest::newRow("watched") << QStringLiteral("## Cache hits while the daemon is watched");
         QTest::newRow("miss") << QStringLiteral("## Added latency on a miss");
         QTest::newRow("many") << QStringLiteral("## Many clients");
         QTest::newRow("fairness") << QStringLiteral("## Fairness");

@@ -304,7 +304,10 @@ private slots:
             return QString();
         };
         QString e = hasAll(s, {"version", "timestampMs", "uptimeSeconds", "totals", "rates", "cache", "domains",
-                               "clients", "connections", "rateMode", "redis"}, "stats");
+                               "clients", "connections", "rateMode", "redis", "engine", "requestEventsNotSent"},
+                   "stats");
+        QVERIFY2(e.isEmpty(), qPrintable(e));
+        e = hasAll(s["engine"].toObject(), {"servingThreads", "servingThreadHits"}, "engine");
         QVERIFY2(e.isEmpty(), qPrintable(e));
         const QJsonObject totals = s["totals"].toObject();
         e = hasAll(totals, {"requests", "hits", "misses", "bypasses", "coalesced", "upstreamRequests", "upstream429",
@@ -476,6 +479,103 @@ private slots:
         };
         QVERIFY(stream.waitForEvent(isHit, 1000, afterMiss));
         QVERIFY(!stream.isClosed());
+    }
+
+    // The dashboard's event stream watches the serving threads; it does not
+    // move the hits to another path, and every hit is counted: in the totals,
+    // for its client, and as a request event sent or counted as not sent.
+    void hitsWithSubscriberAreServedOnServingThreadsAndCountedExactly()
+    {
+        ProcessFixture daemon;
+        QVERIFY2(startDaemon(daemon, baseArgs() + QStringList{"--threads", "2"}), qPrintable(daemon.describe()));
+        EventStream stream(daemon.port());
+        const auto isStats = [](const prawmp::SseParser::Event &e) { return e.name == "stats"; };
+        QVERIFY2(stream.waitForEvent(isStats, 2000), "no stats frame");
+        // The miss on a connection of its own: a connection with a request
+        // for the main thread stays there.
+        const QByteArray target = "/r/watched/hot.json";
+        QCOMPARE(fetch(daemon.port(), get(target)).header("x-cache"), QByteArray("MISS"));
+
+        constexpr int kBatches = 30;
+        constexpr int kPerBatch = 100; // pipelined: past the event rate on a fast machine
+        constexpr int kHits = kBatches * kPerBatch;
+        RawClient client(daemon.port());
+        QVERIFY(client.waitConnected());
+        QByteArray batch;
+        for (int i = 0; i < kPerBatch; ++i)
+            batch += get(target, {{"User-Agent", "watched-hits/1.0"}});
+        for (int b = 0; b < kBatches; ++b) {
+            client.write(batch, QList<bool>(kPerBatch, false));
+            QVERIFY2(client.waitForResponses((b + 1) * kPerBatch), qPrintable(QString::number(b)));
+        }
+        for (const RawResponse &r : client.responses())
+            QCOMPARE(r.header("x-cache"), QByteArray("HIT"));
+
+        const QJsonObject s = fetchJson(daemon.port(), "/_mp/stats");
+        const QJsonObject totals = s["totals"].toObject();
+        QCOMPARE(totals["requests"].toInteger(), kHits + 1);
+        QCOMPARE(totals["hits"].toInteger(), kHits);
+        QCOMPARE(totals["misses"].toInteger(), 1);
+        QCOMPARE(s["engine"].toObject()["servingThreads"].toInt(), 2);
+        QCOMPARE(s["engine"].toObject()["servingThreadHits"].toInteger(), kHits);
+        bool found = false;
+        for (const QJsonValue &v : s["clients"].toArray()) {
+            const QJsonObject c = v.toObject();
+            if (c["userAgent"].toString() != u"watched-hits/1.0")
+                continue;
+            found = true;
+            QCOMPARE(c["requests"].toInteger(), kHits);
+            QCOMPARE(c["hits"].toInteger(), kHits);
+        }
+        QVERIFY2(found, qPrintable(QJsonDocument(s["clients"].toArray()).toJson()));
+
+        // Every hit is a request event, either sent or counted as not sent.
+        const auto isWatchedHit = [&](const prawmp::SseParser::Event &e) {
+            const QJsonObject o = QJsonDocument::fromJson(e.data).object();
+            return e.name == "request" && o["url"].toString().contains(QLatin1String(target))
+                && o["cache"].toString() == u"HIT";
+        };
+        qint64 sent = 0, notSent = -1;
+        const bool accounted = QTest::qWaitFor([&] {
+            sent = std::count_if(stream.events().cbegin(), stream.events().cend(), isWatchedHit);
+            for (auto it = stream.events().crbegin(); it != stream.events().crend(); ++it)
+                if (isStats(*it)) {
+                    notSent = QJsonDocument::fromJson(it->data).object()["requestEventsNotSent"].toInteger();
+                    break;
+                }
+            return sent + notSent == kHits;
+        }, 5000);
+        QVERIFY2(accounted, qPrintable(QStringLiteral("%1 sent + %2 not sent != %3").arg(sent).arg(notSent).arg(kHits)));
+        qInfo("%lld request events sent, %lld counted as not sent", sent, notSent);
+        QVERIFY(!stream.isClosed());
+        QVERIFY(daemon.stop());
+    }
+
+    // --log-requests watches the serving threads too: each hit answered
+    // there gets its line, written by the log thread.
+    void logRequestsKeepsHitsOnServingThreads()
+    {
+        ProcessFixture daemon;
+        QVERIFY2(startDaemon(daemon, baseArgs() + QStringList{"--threads", "2", "--log-requests", "1"}),
+                 qPrintable(daemon.describe()));
+        const QByteArray target = "/r/loggedhits/hot.json";
+        QCOMPARE(fetch(daemon.port(), get(target)).header("x-cache"), QByteArray("MISS"));
+        constexpr int kHits = 20;
+        RawClient client(daemon.port());
+        QVERIFY(client.waitConnected());
+        for (int i = 0; i < kHits; ++i)
+            QCOMPARE(client.request(get(target)).header("x-cache"), QByteArray("HIT"));
+        const QJsonObject s = fetchJson(daemon.port(), "/_mp/stats");
+        QCOMPARE(s["engine"].toObject()["servingThreadHits"].toInteger(), kHits);
+        const QRegularExpression hitLine(QStringLiteral(R"((^|: )HIT GET http://127\.0\.0\.1:\d+/r/loggedhits/hot\.json 200 HIT wait=\d+ms total=\d+ms$)"));
+        const auto countHitLines = [&] {
+            int n = 0;
+            for (const QString &line : daemon.lines())
+                n += hitLine.match(line).hasMatch() ? 1 : 0;
+            return n;
+        };
+        QTRY_COMPARE_WITH_TIMEOUT(countHitLines(), kHits, 3000);
+        QVERIFY(daemon.stop());
     }
 
     void logRequestsPrintsOneRedactedLinePerRequest()

@@ -219,6 +219,7 @@ private slots:
     void everyFullWindowIsUsedUnderEveryResetConvention_data();
     void everyFullWindowIsUsedUnderEveryResetConvention();
     void listingFetchedThroughOneDaemonIsHitThroughAnother();
+    void localLayerHitsAreAnsweredOnServingThreads();
     void twoAppsKeepTheirOwnBudgetsAcrossDaemons();
     void oneUsersTokensShareAnswersAcrossDaemons();
     void redisOutageDegradesAndRecovers();
@@ -441,6 +442,50 @@ void tst_Distributed::listingFetchedThroughOneDaemonIsHitThroughAnother()
     QCOMPARE(third.status, 200);
     QCOMPARE(third.header("x-cache"), QByteArray("MISS"));
     QCOMPARE(m_reddit.targetCount(target), 2);
+}
+
+// Hits of the local cache layer are answered on the serving threads in
+// distributed mode too, with the shared budget in their X-Ratelimit-* fields.
+void tst_Distributed::localLayerHitsAreAnsweredOnServingThreads()
+{
+    const quint16 port = m_daemons[0]->port();
+    const QByteArray target = "/r/servingthreads/hot.json";
+    QCOMPARE(request(port, "GET", target).header("x-cache"), QByteArray("MISS"));
+    const QJsonObject before = request(port, "GET", "/_mp/stats").json();
+
+    // Keep-alive GETs without a body: what the serving threads answer.
+    constexpr int kHits = 50;
+    QTcpSocket socket;
+    QByteArray buffer;
+    QList<Answer> answers;
+    QObject::connect(&socket, &QTcpSocket::readyRead, [&] {
+        buffer += socket.readAll();
+        Answer a;
+        while (takeAnswer(buffer, &a))
+            answers.append(a);
+    });
+    QObject::connect(&socket, &QTcpSocket::connected, [&] {
+        QByteArray batch;
+        for (int i = 0; i < kHits; ++i)
+            batch += "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: tst_distributed\r\n\r\n";
+        socket.write(batch);
+    });
+    socket.connectToHost(QHostAddress::LocalHost, port);
+    QTRY_COMPARE_WITH_TIMEOUT(answers.size(), kHits, 10'000);
+    for (const Answer &a : std::as_const(answers)) {
+        QCOMPARE(a.status, 200);
+        QCOMPARE(a.header("x-cache"), QByteArray("HIT"));
+        QVERIFY2(!a.header("x-ratelimit-remaining").isEmpty(), "no shared budget in a hit");
+    }
+
+    const QJsonObject after = request(port, "GET", "/_mp/stats").json();
+    const auto servingThreadHits = [](const QJsonObject &s) {
+        return s["engine"].toObject()["servingThreadHits"].toInteger();
+    };
+    const auto hits = [](const QJsonObject &s) { return s["totals"].toObject()["hits"].toInteger(); };
+    QCOMPARE(servingThreadHits(after) - servingThreadHits(before), kHits);
+    QCOMPARE(hits(after) - hits(before), kHits);
+    QCOMPARE(m_reddit.targetCount(target), 1);
 }
 
 // Per-app budgets in distributed mode: app A gets its token through daemon

@@ -441,12 +441,6 @@ PipelineCounters RequestPipeline::counters() const
 }
 AppIdentities &RequestPipeline::identities() { return d->identities; }
 
-void RequestPipeline::countCacheHits(quint64 count)
-{
-    d->counters.requests += count;
-    d->counters.hits += count;
-}
-
 namespace {
 
 // Names of query parameters, form fields and JSON members whose values are

@@ -159,7 +159,10 @@ QJsonObject StatsSnapshot::toJson() const
             {"clients", clientArray},
             {"connections", connections},
             {"rateMode", rateMode},
-            {"redis", redisState}};
+            {"redis", redisState},
+            {"engine", QJsonObject{{"servingThreads", servingThreads},
+                                   {"servingThreadHits", double(servingThreadHits)}}},
+            {"requestEventsNotSent", double(requestEventsNotSent)}};
 }
 
 StatsSnapshot StatsSnapshot::fromJson(const QJsonObject &json)
@@ -202,6 +205,10 @@ StatsSnapshot StatsSnapshot::fromJson(const QJsonObject &json)
     s.connections = json["connections"].toInt();
     s.rateMode = json["rateMode"].toString();
     s.redisState = json["redis"].toString();
+    const QJsonObject e = json["engine"].toObject();
+    s.servingThreads = e["servingThreads"].toInt();
+    s.servingThreadHits = toInteger<quint64>(e["servingThreadHits"]);
+    s.requestEventsNotSent = toInteger<quint64>(json["requestEventsNotSent"]);
     return s;
 }
 

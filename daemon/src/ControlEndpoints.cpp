@@ -1,6 +1,8 @@
 #include "ControlEndpoints.h"
 
 #include "ProxyServer.h"
+#include "RequestEventFeed.h"
+#include "StatsSink.h"
 
 #include "prawmp/JsonResponses.h"
 
@@ -37,7 +39,8 @@ void metric(QByteArray &out, const char *name, const char *type, const char *hel
 
 } // namespace
 
-ControlEndpoints::ControlEndpoints(ProxyServer &server) : QObject(&server), m_server(server)
+ControlEndpoints::ControlEndpoints(ProxyServer &server, StatsSink &stats, RequestEventFeed &events)
+    : QObject(&server), m_server(server), m_stats(stats), m_events(events)
 {
     m_timer = new QTimer(this);
     connect(m_timer, &QTimer::timeout, this, [this] {
@@ -46,6 +49,9 @@ ControlEndpoints::ControlEndpoints(ProxyServer &server) : QObject(&server), m_se
             sendStats();
     });
     m_timer->start(kStatsIntervalMs);
+    m_eventTimer = new QTimer(this);
+    connect(m_eventTimer, &QTimer::timeout, this, &ControlEndpoints::sendRequestEvents);
+    m_eventTimer->start(RequestEventFeed::kBatchIntervalMs);
 }
 
 bool ControlEndpoints::isControlTarget(const QByteArray &target)
@@ -139,43 +145,74 @@ void ControlEndpoints::subscribe(HttpConnection *connection, quint64 sequence)
     head.headers.set("Content-Type", "text/event-stream");
     head.headers.set("Cache-Control", "no-cache");
     connection->startStream(sequence, head);
-    m_subscribers.append({connection, sequence});
+    m_subscribers.append({connection, sequence, 0});
+    m_events.setWanted(true);
     // The first frame at once, so a dashboard has something to draw.
     const QByteArray json = QJsonDocument(m_server.snapshot().toJson()).toJson(QJsonDocument::Compact);
     connection->writeStreamData(sequence, "event: stats\ndata: " + json + "\n\n");
 }
 
-void ControlEndpoints::broadcast(const QByteArray &frame)
+void ControlEndpoints::pruneSubscribers()
 {
     for (qsizetype i = 0; i < m_subscribers.size();) {
         const Subscriber &s = m_subscribers[i];
+        if (s.connection && s.connection->isOpen() && s.connection->outputBacklog() > kDisconnectBacklogBytes)
+            s.connection->close(); // too far behind: it can reconnect and start afresh
         if (!s.connection || !s.connection->isOpen()) {
             m_subscribers.removeAt(i);
             continue;
         }
-        s.connection->writeStreamData(s.sequence, frame);
         ++i;
     }
+    m_events.setWanted(!m_subscribers.isEmpty());
 }
 
 void ControlEndpoints::sendStats()
 {
-    const QByteArray json = QJsonDocument(m_server.snapshot().toJson()).toJson(QJsonDocument::Compact);
-    broadcast("event: stats\ndata: " + json + "\n\n");
+    pruneSubscribers();
+    QJsonObject json = m_server.snapshot().toJson();
+    const quint64 notSent = m_stats.requestEventsNotSent();
+    const QByteArray shared = "event: stats\ndata: " + QJsonDocument(json).toJson(QJsonDocument::Compact) + "\n\n";
+    for (const Subscriber &s : std::as_const(m_subscribers)) {
+        if (s.eventsHeldBack == 0) {
+            s.connection->writeStreamData(s.sequence, shared);
+            continue;
+        }
+        // Its own count: the sampled-out events and those it was too slow for.
+        json["requestEventsNotSent"] = double(notSent + s.eventsHeldBack);
+        s.connection->writeStreamData(s.sequence, "event: stats\ndata: "
+                                                      + QJsonDocument(json).toJson(QJsonDocument::Compact) + "\n\n");
+    }
+}
+
+void ControlEndpoints::sendRequestEvents()
+{
+    pruneSubscribers();
+    const QList<RequestRecord> records = m_events.take();
+    if (records.isEmpty() || m_subscribers.isEmpty())
+        return;
+    QByteArray frames;
+    for (const RequestRecord &record : records)
+        frames += "event: request\ndata: " + QJsonDocument(requestRecordToJson(record)).toJson(QJsonDocument::Compact)
+                  + "\n\n";
+    for (Subscriber &s : m_subscribers) {
+        if (s.connection->outputBacklog() > kEventsBacklogBytes)
+            s.eventsHeldBack += quint64(records.size());
+        else
+            s.connection->writeStreamData(s.sequence, frames);
+    }
 }
 
 void ControlEndpoints::onRequestFinished(const RequestRecord &record)
 {
-    if (m_subscribers.isEmpty())
-        return;
-    const QByteArray json = QJsonDocument(requestRecordToJson(record)).toJson(QJsonDocument::Compact);
-    broadcast("event: request\ndata: " + json + "\n\n");
+    if (m_events.admit())
+        m_events.push(RequestRecord(record));
 }
 
 void ControlEndpoints::takeSample()
 {
     const qint64 now = QDateTime::currentMSecsSinceEpoch();
-    m_samples.append({now, m_server.pipeline().counters()});
+    m_samples.append({now, m_server.totals()});
     while (m_samples.size() > 2 && now - m_samples.first().ms > kRateWindowMs)
         m_samples.removeFirst();
 }

@@ -824,6 +824,8 @@ qint64 HttpConnection::bytesSent() const
     return d->sent;
 }
 
+qint64 HttpConnection::outputBacklog() const { return d->socket ? pendingOutput(d->socket) : 0; }
+
 void HttpConnection::respond(quint64 sequence, const Response &response)
 {
     if (d->state != Private::State::Open)

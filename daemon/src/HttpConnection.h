@@ -52,6 +52,8 @@ public:
     bool isOpen() const;
     qint64 bytesReceived() const;
     qint64 bytesSent() const;
+    // Bytes written that the peer has not taken yet (a slow event subscriber's backlog).
+    qint64 outputBacklog() const;
 
     // Answers request `sequence`. Adds Content-Length (HEAD: the length the
     // body would have, no body bytes) and Connection: close when the

@@ -1,5 +1,6 @@
 #include "ProxyServer.h"
 
+#include "BudgetView.h"
 #include "ConstantTime.h"
 #include "ControlEndpoints.h"
 #include "FileDescriptorBudget.h"
@@ -27,7 +28,6 @@
 #include <cmath>
 
 Q_LOGGING_CATEGORY(lcHttp, "prawmp.http")
-Q_LOGGING_CATEGORY(lcRequests, "prawmp.requests")
 
 namespace prawmp {
 
@@ -72,16 +72,32 @@ ProxyServer::ProxyServer(const DaemonOptions &options, QObject *parent)
             m_redis->start();
         }
     }
-    m_control = new ControlEndpoints(*this);
+    m_log.setLevel(options.logRequests);
+    m_control = new ControlEndpoints(*this, m_stats, m_events);
     connect(m_pipeline, &RequestPipeline::requestFinished, m_control, &ControlEndpoints::onRequestFinished);
-    // Distributed mode keeps everything on this thread (its budget view is not thread-safe).
-    // TLS too: the workers read and write raw sockets.
-    if (options.threads > 0 && !m_redis && !options.usesTls())
-        m_workers = std::make_unique<ProxyWorkerPool>(*this, options);
+    // TLS keeps everything on this thread: the workers read and write raw
+    // sockets. Watching (event subscribers, --log-requests) does not matter:
+    // it observes either path. In distributed mode the budget view includes
+    // the Redis authority, which lives on this thread: the workers read a
+    // copy of it that this thread refreshes.
+    if (options.threads > 0 && !options.usesTls()) {
+        if (m_redis)
+            m_budgetView = std::make_unique<PublishedBudgetView>(m_pipeline->limiter(), nullptr);
+        else
+            m_budgetView = std::make_unique<LimiterBudgetView>(m_pipeline->limiter());
+        const ServingContext context{m_pipeline->cache(), *m_budgetView, m_pipeline->identities(),
+                                     m_stats, m_events, m_log};
+        m_workers = std::make_unique<ProxyWorkerPool>(*this, context, options);
+    }
 }
 
 ProxyServer::~ProxyServer()
 {
+    // The serving threads stop before the sink, feed and log they feed go.
+    m_workers.reset();
+    // The pipeline (a child, deleted after our members) may still report
+    // aborted requests: not to the event feed, gone by then.
+    disconnect(m_pipeline, nullptr, m_control, nullptr);
     // Saves what is still unsaved while the pipeline (a child created
     // earlier, so deleted earlier) still holds it.
     delete m_identityStore;
@@ -171,6 +187,7 @@ void ProxyServer::applyOptions(const DaemonOptions &options)
     m_rejectingCap = FileDescriptorBudget::rejectionCapacity();
     m_router = std::make_unique<Router>(options);
     m_pipeline->reconfigure(options.pipelineConfig());
+    m_log.setLevel(options.logRequests);
     if (m_tls && options.usesTls()) {
         QString error;
         if (!m_tls->reload(options, &error))
@@ -184,10 +201,20 @@ void ProxyServer::applyOptions(const DaemonOptions &options)
 void ProxyServer::onNewConnection(QTcpServer *server)
 {
     while (QTcpSocket *socket = server->nextPendingConnection())
-        adoptConnection(socket);
+        adoptConnection(socket, false);
 }
 
-void ProxyServer::adoptConnection(QTcpSocket *socket)
+bool ProxyServer::hasRoomForConnection(int heldByServingThreads) const
+{
+    return !m_stopping && m_connections.size() + heldByServingThreads < m_options.maxClients;
+}
+
+void ProxyServer::adoptOpenConnection(QTcpSocket *socket)
+{
+    adoptConnection(socket, true);
+}
+
+void ProxyServer::adoptConnection(QTcpSocket *socket, bool countedOpen)
 {
     const qsizetype open = m_connections.size() + (m_workers ? m_workers->connectionCount() : 0);
     const bool refused = m_stopping || open >= m_options.maxClients;
@@ -209,6 +236,8 @@ void ProxyServer::adoptConnection(QTcpSocket *socket)
     }
     auto *connection = new HttpConnection(socket, m_options.httpLimits(), this);
     if (refused) {
+        if (countedOpen) // held by a serving thread until now
+            m_stats.connectionClosed(connection->peerAddress().toString());
         ++m_rejecting;
         connect(connection, &HttpConnection::closed, this, [this] { --m_rejecting; });
         connect(connection, &HttpConnection::closed, connection, &QObject::deleteLater);
@@ -220,7 +249,8 @@ void ProxyServer::adoptConnection(QTcpSocket *socket)
     }
     const QString peer = connection->peerAddress().toString();
     m_connections.insert(connection, peer);
-    m_clients.connectionOpened(peer);
+    if (!countedOpen)
+        m_stats.connectionOpened(peer);
     connect(connection, &HttpConnection::requestReceived, this,
             [this, connection](const IncomingRequest &r) { onRequest(connection, r); });
     connect(connection, &HttpConnection::closed, this, [this, connection] { onConnectionClosed(connection); });
@@ -230,7 +260,7 @@ void ProxyServer::onConnectionClosed(HttpConnection *connection)
 {
     const auto it = m_connections.find(connection);
     if (it != m_connections.end()) {
-        m_clients.connectionClosed(*it);
+        m_stats.connectionClosed(*it);
         m_connections.erase(it);
     }
     // Requests still waiting leave the queue before they spend budget.
@@ -272,8 +302,6 @@ void ProxyServer::onRequest(HttpConnection *connection, const IncomingRequest &i
     }
     if (ControlEndpoints::isControlTarget(incoming.target)) {
         m_control->handle(connection, incoming);
-        if (m_workers)
-            m_workers->setObserved(hasRequestObservers()); // a new SSE subscriber sees every request
         return;
     }
     const Router::Result route = m_router->resolve(incoming.target);
@@ -301,7 +329,7 @@ void ProxyServer::forward(HttpConnection *connection, const IncomingRequest &inc
     if (ok && maxWait >= 0)
         request.maxWaitSeconds = request.maxWaitSeconds < 0 ? maxWait : std::min(maxWait, request.maxWaitSeconds);
 
-    m_clients.touch(request.clientId, peer, userAgent);
+    m_stats.requestStarted(request.clientId, peer, userAgent);
     Reply *reply = m_pipeline->submit(request);
     m_pending.insert(reply, Pending{connection, incoming.sequence, request, request.clientId, m_clock.elapsed()});
     m_pendingByConnection[connection].append(reply);
@@ -314,11 +342,6 @@ void ProxyServer::decorate(Response &response, const Request &request) const
     // into a cached answer.
     const QString domain = m_pipeline->identities().rateDomain(request.url.host(), request.headers);
     applyBudgetHeaders(response, m_pipeline->limiter().state(domain));
-}
-
-bool ProxyServer::hasRequestObservers() const
-{
-    return m_options.logRequests > 0 || !m_control->m_subscribers.isEmpty();
 }
 
 void ProxyServer::answer(Reply *reply)
@@ -353,32 +376,35 @@ void ProxyServer::answer(Reply *reply)
     }
     response.headers.set("X-Cache", cacheStatusName(reply->cacheStatus()));
     const qint64 totalMs = m_clock.elapsed() - pending.startedMs;
-    m_clients.requestFinished(pending.clientId, reply->cacheStatus() == CacheStatus::Hit, response.body.size());
+    m_stats.requestFinished(pending.clientId, reply->cacheStatus() == CacheStatus::Hit, response.body.size());
     logRequest(pending, *reply, totalMs);
     if (pending.connection && reply->error().kind != Error::Kind::Canceled)
         pending.connection->respond(pending.sequence, response);
     maybeFinishShutdown();
 }
 
-void ProxyServer::logRequest(const Pending &pending, const Reply &reply, qint64 totalMs) const
+void ProxyServer::logRequest(const Pending &pending, const Reply &reply, qint64 totalMs)
 {
-    if (m_options.logRequests <= 0)
+    const int level = m_log.level();
+    if (level <= 0)
         return;
-    const QString url = RequestPipeline::redactedUrl(pending.request.url);
-    const QString prefix = reply.cacheStatus() == CacheStatus::Hit ? QStringLiteral("HIT ") : QString();
-    const QString status = reply.error() ? reply.error().code() : QString::number(reply.response().status);
-    QString line = QStringLiteral("%1%2 %3 %4 %5 wait=%6ms total=%7ms")
-                       .arg(prefix, QString::fromLatin1(pending.request.method), url, status,
-                            QString::fromLatin1(cacheStatusName(reply.cacheStatus())))
-                       .arg(reply.waitMs())
-                       .arg(totalMs);
-    if (m_options.logRequests >= 2) {
-        // Bodies carry secrets too (a password grant, the access_token answered).
-        line += QStringLiteral("\n  request body: %1\n  response body: %2")
-                    .arg(QString::fromUtf8(RequestPipeline::redactedBody(pending.request.body.left(2048))),
-                         QString::fromUtf8(RequestPipeline::redactedBody(reply.response().body.left(2048))));
+    RequestLog::Entry entry;
+    RequestRecord &r = entry.record;
+    r.finishedAtMs = QDateTime::currentMSecsSinceEpoch();
+    r.clientId = pending.clientId;
+    r.method = pending.request.method;
+    r.url = RequestPipeline::redactedUrl(pending.request.url);
+    r.status = reply.response().status;
+    r.cacheStatus = reply.cacheStatus();
+    r.error = reply.error() ? reply.error().code() : QString();
+    r.waitMs = reply.waitMs();
+    r.totalMs = totalMs;
+    r.bytes = reply.response().body.size();
+    if (level >= 2) {
+        entry.requestBody = pending.request.body;
+        entry.responseBody = reply.response().body;
     }
-    qCInfo(lcRequests).noquote() << line;
+    m_log.write(std::move(entry));
 }
 
 void ProxyServer::shutdown(int graceMs)
@@ -414,13 +440,26 @@ void ProxyServer::maybeFinishShutdown()
     QTimer::singleShot(50, this, &ProxyServer::stopped);
 }
 
+PipelineCounters ProxyServer::totals() const
+{
+    PipelineCounters totals = m_pipeline->counters();
+    // The serving threads answer hits without the pipeline.
+    const quint64 servingThreadHits = m_stats.servingThreadHits();
+    totals.requests += servingThreadHits;
+    totals.hits += servingThreadHits;
+    return totals;
+}
+
 StatsSnapshot ProxyServer::snapshot() const
 {
     StatsSnapshot s;
     s.version = QStringLiteral(PRAWMP_VERSION);
     s.timestampMs = QDateTime::currentMSecsSinceEpoch();
     s.uptimeSeconds = double(m_clock.elapsed()) / 1000.0;
-    s.totals = m_pipeline->counters();
+    s.totals = totals();
+    s.servingThreads = m_workers ? m_workers->threadCount() : 0;
+    s.servingThreadHits = m_stats.servingThreadHits();
+    s.requestEventsNotSent = m_stats.requestEventsNotSent();
     const auto cache = m_pipeline->cache().counters();
     s.cacheEntries = cache.entries;
     s.cacheBytes = cache.bytes;
@@ -432,7 +471,7 @@ StatsSnapshot ProxyServer::snapshot() const
         d.app = AppIdentities::appOfDomain(d.domain);
         d.label = m_options.appLabels.value(d.app);
     }
-    s.clients = m_clients.clients();
+    s.clients = m_stats.clients();
     s.connections = int(m_connections.size()) + (m_workers ? m_workers->connectionCount() : 0);
     s.rateMode = m_options.rateMode == RateMode::Fixed ? QStringLiteral("fixed") : QStringLiteral("adaptive");
     s.redisState = m_budgetAuthority ? m_budgetAuthority->stateName() : QStringLiteral("off");

@@ -1,8 +1,12 @@
 #pragma once
 #include "ClientRegistry.h"
+#include "ConnectionHost.h"
 #include "DaemonOptions.h"
 #include "HttpConnection.h"
+#include "RequestEventFeed.h"
+#include "RequestLog.h"
 #include "Router.h"
+#include "StatsSink.h"
 
 #include "prawmp/RequestPipeline.h"
 #include "prawmp/StatsSnapshot.h"
@@ -30,7 +34,7 @@ class TlsListener;
 // everything else through one RequestPipeline (cache, coalescing, fair
 // rate limiting, upstream) and writes each answer back to the connection
 // it came from.
-class ProxyServer : public QObject
+class ProxyServer : public QObject, public ConnectionHost
 {
     Q_OBJECT
 public:
@@ -50,11 +54,11 @@ public:
     void shutdown(int graceMs);
 
     StatsSnapshot snapshot() const;
-    // Serves a connection accepted elsewhere (the worker threads hand over
-    // every connection they do not answer themselves).
-    void adoptConnection(QTcpSocket *socket);
-    // Somebody wants to see each request (an SSE subscriber, --log-requests).
-    bool hasRequestObservers() const;
+    // Every request counted so far, whichever thread answered it.
+    PipelineCounters totals() const;
+    // ConnectionHost: the serving threads' way in.
+    bool hasRoomForConnection(int heldByServingThreads) const override;
+    void adoptOpenConnection(QTcpSocket *socket) override;
     RequestPipeline &pipeline() { return *m_pipeline; }
     const Router &router() const { return *m_router; }
 
@@ -71,13 +75,15 @@ private:
     };
 
     void onNewConnection(QTcpServer *server);
+    // `countedOpen`: the stats sink counts it open already (a serving thread held it).
+    void adoptConnection(QTcpSocket *socket, bool countedOpen);
     void onRequest(HttpConnection *connection, const IncomingRequest &incoming);
     void onConnectionClosed(HttpConnection *connection);
     void forward(HttpConnection *connection, const IncomingRequest &incoming, const QUrl &url);
     void answer(Reply *reply);
     bool authorized(const IncomingRequest &incoming) const;
     void decorate(Response &response, const Request &request) const;
-    void logRequest(const Pending &pending, const Reply &reply, qint64 totalMs) const;
+    void logRequest(const Pending &pending, const Reply &reply, qint64 totalMs);
     void maybeFinishShutdown();
 
     DaemonOptions m_options;
@@ -96,7 +102,10 @@ private:
     QHash<HttpConnection *, QString> m_connections; // -> peer address
     QHash<Reply *, Pending> m_pending;
     QHash<HttpConnection *, QList<Reply *>> m_pendingByConnection;
-    ClientRegistry m_clients;
+    // Fed by every thread; declared before m_workers, which use them.
+    StatsSink m_stats;
+    RequestEventFeed m_events{m_stats};
+    RequestLog m_log;
     QElapsedTimer m_clock;
     bool m_stopping = false;
     // Connections now getting their 503 (each holds a descriptor while its
@@ -105,11 +114,10 @@ private:
     int m_rejectingCap = 0;
     quint64 m_closedAtAccept = 0;
     QTimer *m_shutdownDeadline = nullptr;
+    // What the serving threads show in the X-Ratelimit-* fields of hits.
+    std::unique_ptr<class BudgetView> m_budgetView;
     // --threads: the serving threads that answer cache hits; null with 0.
     std::unique_ptr<ProxyWorkerPool> m_workers;
-
-    friend class ControlEndpoints;
-    friend class ProxyWorkerPool;
 };
 
 } // namespace prawmp

@@ -1,9 +1,12 @@
 #include "ProxyWorker.h"
 
+#include "BudgetView.h"
 #include "ClientRegistry.h"
 #include "ConstantTime.h"
-#include "ProxyServer.h"
+#include "RequestEventFeed.h"
+#include "RequestLog.h"
 #include "Router.h"
+#include "StatsSink.h"
 
 #include "HttpWire.h"
 
@@ -12,11 +15,11 @@
 #include "prawmp/RequestPipeline.h"
 #include "prawmp/ResponseCache.h"
 
+#include <QDateTime>
 #include <QHash>
 #include <QHostAddress>
 #include <QLoggingCategory>
 #include <QTcpSocket>
-#include <QTimer>
 
 #include <array>
 #include <charconv>
@@ -66,13 +69,22 @@ constexpr qint64 kMemoUnusedMs = 10'000;
 // As HttpConnection: after our last answer, drain what the peer still
 // sends for this long so that the close does not turn into a reset.
 constexpr qint64 kLingerMs = 2000;
-constexpr int kStatsIntervalMs = 100;
 
 qint64 monotonicMs()
 {
     timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return qint64(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
+}
+
+// The peer's address as ClientRegistry counts it ("" when unknown).
+QString peerAddressOf(int fd)
+{
+    sockaddr_storage addr{};
+    socklen_t len = sizeof addr;
+    if (::getpeername(fd, reinterpret_cast<sockaddr *>(&addr), &len) != 0)
+        return QString();
+    return QHostAddress(reinterpret_cast<sockaddr *>(&addr)).toString();
 }
 
 using wire::appendNumber;
@@ -213,6 +225,7 @@ struct RouteMemo
     QString host;
     HttpHeaders credentials;  // what the rate domain is derived from
     QString domain;           // rate domain (host + app), refreshed with the budget view
+    QString redactedUrl;      // for request events and log lines; made when first needed
     qint64 identityUntilMs = -1;
     Prepared prepared;
     qint64 lastUsedMs = 0;
@@ -233,34 +246,18 @@ struct WorkerConfig
     explicit WorkerConfig(const DaemonOptions &o) : router(o) {}
     Router router;
     QByteArray expectedProxyAuthorization; // "Bearer TOKEN"; empty: no token needed
-    bool serveHits = true;                 // false: hand every request over
     bool stopping = false;
     int headerTimeoutMs = 10'000;
     int idleTimeoutMs = 75'000;
     qsizetype maxHeaderBytes = 64 * 1024;
 };
 
-// Counts of what a worker answered, moved to the main thread in batches.
-struct WorkerStats
-{
-    struct Client {
-        QString peer;
-        QByteArray userAgent;
-        quint64 hits = 0;
-        quint64 bytes = 0;
-    };
-    quint64 hits = 0;
-    QStringList opened;  // peers, one per connection
-    QStringList closed;
-    QHash<QString, Client> clients; // by client id
-};
-
 class ProxyWorker
 {
 public:
-    ProxyWorker(ProxyWorkerPool &pool, ResponseCache &cache, RateLimiter &limiter,
-                const AppIdentities &identities)
-        : m_pool(pool), m_cache(cache), m_limiter(limiter), m_identities(identities)
+    ProxyWorker(ProxyWorkerPool &pool, const ServingContext &context)
+        : m_pool(pool), m_cache(context.cache), m_budgetView(context.budget), m_identities(context.identities),
+          m_statsSink(context.stats), m_events(context.events), m_log(context.log)
     {
         m_epoll = epoll_create1(EPOLL_CLOEXEC);
         m_wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -307,12 +304,6 @@ public:
         wake();
     }
 
-    WorkerStats takeStats()
-    {
-        std::lock_guard lock(m_statsMutex);
-        return std::exchange(m_stats, WorkerStats{});
-    }
-
 private:
     struct Conn
     {
@@ -342,7 +333,9 @@ private:
     void refreshConfig();
     void onEvent(Conn *c, uint32_t events, qint64 now);
     void serve(Conn *c, qint64 now);
-    bool answerHit(Conn *c, const Peeked &request, qint64 now, std::vector<QByteArray> &out);
+    bool answerHit(Conn *c, const Peeked &request, qint64 now, std::vector<QByteArray> &out,
+                   StatsSink::HitBatch &counted);
+    void report(RouteMemo &memo, const Conn &c, const Response &answer);
     QByteArray budgetLines(const QString &domain, qint64 now, const Prepared &prepared);
     bool flush(Conn *c);
     void send(Conn *c, std::vector<QByteArray> &out);
@@ -356,8 +349,11 @@ private:
 
     ProxyWorkerPool &m_pool;
     ResponseCache &m_cache;
-    RateLimiter &m_limiter;
+    const BudgetView &m_budgetView;
     const AppIdentities &m_identities;
+    StatsSink &m_statsSink;
+    RequestEventFeed &m_events;
+    RequestLog &m_log;
     int m_epoll = -1;
     int m_wake = -1;
     std::thread m_thread;
@@ -366,11 +362,6 @@ private:
     std::vector<int> m_inbox;
     bool m_closeAll = false;
     bool m_quit = false;
-
-    std::mutex m_statsMutex;
-    WorkerStats m_stats;
-    // Counted during one event, added to m_stats after it (one lock per event).
-    quint64 m_localHits = 0;
 
     // Worker thread only.
     std::shared_ptr<const WorkerConfig> m_config;
@@ -416,10 +407,6 @@ void ProxyWorker::run()
                 takeInbox(now);
             }
         }
-        if (m_localHits > 0) {
-            std::lock_guard lock(m_statsMutex);
-            m_stats.hits += std::exchange(m_localHits, 0);
-        }
         if (now - m_lastSweepMs >= 250) {
             m_lastSweepMs = now;
             timeoutSweep(now);
@@ -449,13 +436,7 @@ void ProxyWorker::takeInbox(qint64 now)
         auto conn = std::make_unique<Conn>();
         conn->fd = fd;
         conn->openedMs = conn->lastActiveMs = now;
-        sockaddr_storage addr{};
-        socklen_t len = sizeof addr;
-        QString peer;
-        if (::getpeername(fd, reinterpret_cast<sockaddr *>(&addr), &len) == 0) {
-            QHostAddress host(reinterpret_cast<sockaddr *>(&addr));
-            peer = host.toString();
-        }
+        const QString peer = peerAddressOf(fd);
         // Many connections share a few peers: share the text too.
         auto it = m_peers.find(peer);
         if (it == m_peers.end())
@@ -473,10 +454,7 @@ void ProxyWorker::takeInbox(qint64 now)
             m_pool.m_held.fetch_sub(1, std::memory_order_relaxed);
             continue;
         }
-        {
-            std::lock_guard lock(m_statsMutex);
-            m_stats.opened.append(conn->peer);
-        }
+        m_statsSink.connectionOpened(conn->peer);
         m_conns.emplace(fd, std::move(conn));
     }
     if (closeAll) {
@@ -550,9 +528,10 @@ void ProxyWorker::serve(Conn *c, qint64 now)
     const char *data = m_buffer.constData();
     size_t consumed = 0;
     std::vector<QByteArray> out;
+    StatsSink::HitBatch counted;
     bool handOverNow = false;
     while (consumed < size_t(n)) {
-        if (!config.serveHits || config.stopping) {
+        if (config.stopping) {
             handOverNow = true;
             break;
         }
@@ -565,7 +544,7 @@ void ProxyWorker::serve(Conn *c, qint64 now)
             handOverNow = true; // not ours, or not whole yet: the main path reads it
             break;
         }
-        if (!answerHit(c, request, now, out)) {
+        if (!answerHit(c, request, now, out, counted)) {
             handOverNow = true;
             break;
         }
@@ -579,6 +558,8 @@ void ProxyWorker::serve(Conn *c, qint64 now)
             return;
         }
         c->served = true;
+        // Counted before written: whoever has the answer finds it in /_mp/stats.
+        m_statsSink.countServingThreadHits(counted);
         send(c, out);
         if (c->fd < 0)
             return;
@@ -591,7 +572,8 @@ void ProxyWorker::serve(Conn *c, qint64 now)
     }
 }
 
-bool ProxyWorker::answerHit(Conn *c, const Peeked &request, qint64 now, std::vector<QByteArray> &out)
+bool ProxyWorker::answerHit(Conn *c, const Peeked &request, qint64 now, std::vector<QByteArray> &out,
+                            StatsSink::HitBatch &counted)
 {
     const WorkerConfig &config = *m_config;
     // ControlEndpoints::isControlTarget(), on the view.
@@ -685,25 +667,51 @@ bool ProxyWorker::answerHit(Conn *c, const Peeked &request, qint64 now, std::vec
         c->clientId = ClientRegistry::clientId(c->peer, c->userAgent);
         c->hasClientId = true;
     }
-    ++m_localHits;
-    {
-        std::lock_guard lock(m_statsMutex);
-        WorkerStats::Client &client = m_stats.clients[c->clientId];
-        if (client.hits == 0) {
-            client.peer = c->peer;
-            client.userAgent = c->userAgent;
-        }
-        ++client.hits;
-        client.bytes += quint64(entry->response.body.size());
+    if (counted.hits > 0 && counted.clientId != c->clientId) {
+        // Another User-Agent on the same connection: another client.
+        m_statsSink.countServingThreadHits(counted);
+        counted = {};
     }
+    if (counted.hits == 0) {
+        counted.clientId = c->clientId;
+        counted.peer = c->peer;
+        counted.userAgent = c->userAgent;
+    }
+    ++counted.hits;
+    counted.bytes += quint64(entry->response.body.size());
+    report(memo, *c, entry->response);
     return true;
+}
+
+// The hit as a request event and a --log-requests line, when somebody
+// watches: made here, sent and written by other threads.
+void ProxyWorker::report(RouteMemo &memo, const Conn &c, const Response &answer)
+{
+    const int logLevel = m_log.level();
+    const bool event = m_events.admit();
+    if (!event && logLevel <= 0)
+        return;
+    if (memo.redactedUrl.isEmpty())
+        memo.redactedUrl = RequestPipeline::redactedUrl(memo.keyed.url);
+    RequestRecord record;
+    record.finishedAtMs = QDateTime::currentMSecsSinceEpoch();
+    record.clientId = c.clientId;
+    record.method = memo.keyed.method;
+    record.url = memo.redactedUrl;
+    record.status = answer.status;
+    record.cacheStatus = CacheStatus::Hit;
+    record.bytes = answer.body.size();
+    if (logLevel > 0)
+        m_log.write(RequestLog::Entry{record, {}, logLevel >= 2 ? answer.body : QByteArray()});
+    if (event)
+        m_events.push(std::move(record));
 }
 
 QByteArray ProxyWorker::budgetLines(const QString &domain, qint64 now, const Prepared &prepared)
 {
     BudgetMemo &memo = m_budget[domain];
     if (now >= memo.validUntilMs) {
-        const DomainState state = m_limiter.state(domain);
+        const DomainState state = m_budgetView.state(domain);
         memo.known = state.budgetKnown;
         memo.lines.clear();
         if (state.budgetKnown) {
@@ -787,13 +795,7 @@ void ProxyWorker::handOver(Conn *c)
 {
     const int fd = c->fd;
     epoll_ctl(m_epoll, EPOLL_CTL_DEL, fd, nullptr);
-    {
-        std::lock_guard lock(m_statsMutex);
-        m_stats.hits += std::exchange(m_localHits, 0);
-    }
     retire(c);
-    // The counts so far go first, so that the registry sees this
-    // connection opened before ProxyServer takes it over.
     qCDebug(lcWorker) << "handing connection" << fd << "over to the main thread";
     ProxyWorkerPool *pool = &m_pool;
     QMetaObject::invokeMethod(pool, [pool, fd] { pool->adopt(fd); }, Qt::QueuedConnection);
@@ -804,10 +806,8 @@ void ProxyWorker::closeConn(Conn *c, bool countClosed)
     const int fd = c->fd;
     epoll_ctl(m_epoll, EPOLL_CTL_DEL, fd, nullptr);
     ::close(fd);
-    if (countClosed) {
-        std::lock_guard lock(m_statsMutex);
-        m_stats.closed.append(c->peer);
-    }
+    if (countClosed)
+        m_statsSink.connectionClosed(c->peer);
     m_pool.m_held.fetch_sub(1, std::memory_order_relaxed);
     retire(c);
 }
@@ -903,23 +903,13 @@ private:
 
 } // namespace
 
-ProxyWorkerPool::ProxyWorkerPool(ProxyServer &server, const DaemonOptions &options)
-    : m_server(server), m_options(options)
+ProxyWorkerPool::ProxyWorkerPool(ConnectionHost &host, const ServingContext &context, const DaemonOptions &options)
+    : m_host(host), m_context(context), m_options(options)
 {
     publishConfig();
     const int threads = std::max(1, options.threads);
-    for (int i = 0; i < threads; ++i) {
-        m_workers.push_back(std::make_unique<ProxyWorker>(*this, server.pipeline().cache(),
-                                                          server.pipeline().limiter(),
-                                                          server.pipeline().identities()));
-    }
-    m_statsTimer = new QTimer(this);
-    connect(m_statsTimer, &QTimer::timeout, this, [this] {
-        flushStats();
-        // The last SSE subscriber may have gone: serve hits here again.
-        setObserved(m_server.hasRequestObservers());
-    });
-    m_statsTimer->start(kStatsIntervalMs);
+    for (int i = 0; i < threads; ++i)
+        m_workers.push_back(std::make_unique<ProxyWorker>(*this, m_context));
     qCDebug(lcWorker) << threads << "serving threads";
 }
 
@@ -935,8 +925,7 @@ QTcpServer *ProxyWorkerPool::createListener(QObject *parent)
 
 bool ProxyWorkerPool::dispatch(qintptr descriptor)
 {
-    const int open = int(m_server.m_connections.size()) + connectionCount();
-    if (m_stopping || m_server.m_stopping || open >= m_server.m_options.maxClients)
+    if (m_stopping || !m_host.hasRoomForConnection(connectionCount()))
         return false;
     m_held.fetch_add(1, std::memory_order_relaxed);
     m_workers[m_next++ % m_workers.size()]->post(int(descriptor));
@@ -945,20 +934,17 @@ bool ProxyWorkerPool::dispatch(qintptr descriptor)
 
 void ProxyWorkerPool::adopt(int descriptor)
 {
-    // Whatever the worker counted for this connection comes first.
-    flushStats();
     auto *socket = new QTcpSocket;
     if (!socket->setSocketDescriptor(descriptor)) {
+        // Counted as open by the worker that held it.
+        m_context.stats.connectionClosed(peerAddressOf(descriptor));
         ::close(descriptor);
         delete socket;
         m_held.fetch_sub(1, std::memory_order_relaxed);
         return;
     }
-    const QString peer = socket->peerAddress().toString();
     m_held.fetch_sub(1, std::memory_order_relaxed);
-    m_server.adoptConnection(socket);
-    // ProxyServer counted it as opened: it was open already.
-    m_server.m_clients.connectionClosed(peer);
+    m_host.adoptOpenConnection(socket);
 }
 
 void ProxyWorkerPool::publishConfig()
@@ -966,7 +952,6 @@ void ProxyWorkerPool::publishConfig()
     auto config = std::make_shared<WorkerConfig>(m_options);
     if (!m_options.authToken.isEmpty())
         config->expectedProxyAuthorization = "Bearer " + m_options.authToken.toUtf8();
-    config->serveHits = !m_observed && m_options.logRequests <= 0 && !m_stopping;
     config->stopping = m_stopping;
     const HttpLimits limits = m_options.httpLimits();
     config->headerTimeoutMs = limits.headerTimeoutMs;
@@ -983,14 +968,6 @@ void ProxyWorkerPool::applyOptions(const DaemonOptions &options)
     publishConfig();
 }
 
-void ProxyWorkerPool::setObserved(bool observed)
-{
-    if (observed == m_observed)
-        return;
-    m_observed = observed;
-    publishConfig();
-}
-
 void ProxyWorkerPool::shutdown()
 {
     if (m_stopping)
@@ -999,28 +976,6 @@ void ProxyWorkerPool::shutdown()
     publishConfig();
     for (auto &w : m_workers)
         w->closeAll();
-}
-
-void ProxyWorkerPool::flushStats()
-{
-    RequestPipeline &pipeline = m_server.pipeline();
-    ClientRegistry &clients = m_server.m_clients;
-    for (auto &w : m_workers) {
-        WorkerStats s = w->takeStats();
-        for (const QString &peer : std::as_const(s.opened))
-            clients.connectionOpened(peer);
-        for (auto it = s.clients.cbegin(); it != s.clients.cend(); ++it) {
-            // touch() + requestFinished() count one hit; the others at once.
-            ClientStats &client = clients.touch(it.key(), it->peer, it->userAgent);
-            client.requests += it->hits - 1;
-            client.hits += it->hits - 1;
-            clients.requestFinished(it.key(), true, qint64(it->bytes));
-        }
-        for (const QString &peer : std::as_const(s.closed))
-            clients.connectionClosed(peer);
-        if (s.hits > 0)
-            pipeline.countCacheHits(s.hits);
-    }
 }
 
 } // namespace prawmp

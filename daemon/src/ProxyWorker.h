@@ -1,4 +1,5 @@
 #pragma once
+#include "ConnectionHost.h"
 #include "DaemonOptions.h"
 
 #include "prawmp/RateLimiter.h"
@@ -16,9 +17,25 @@ class QTimer;
 
 namespace prawmp {
 
-class ProxyServer;
+class AppIdentities;
+class BudgetView;
 class ProxyWorker;
+class RequestEventFeed;
+class RequestLog;
+class ResponseCache;
+class StatsSink;
 struct WorkerConfig;
+
+// What the serving threads share with the main thread: all thread-safe.
+struct ServingContext
+{
+    ResponseCache &cache;
+    const BudgetView &budget;  // the X-Ratelimit-* fields of hits
+    const AppIdentities &identities;
+    StatsSink &stats;          // every hit counted, before it is written
+    RequestEventFeed &events;  // /_mp/events subscribers see every hit (sampled past a rate)
+    RequestLog &log;           // --log-requests lines, written by the log thread
+};
 
 // Sets X-Ratelimit-Remaining/-Used/-Reset from the limiter's view of the
 // answer's domain (our view of the shared budget, not the one frozen into a
@@ -35,21 +52,21 @@ void applyBudgetHeaders(Response &response, const DomainState &state);
 // descriptor and a few hundred bytes.
 //
 // Everything else -- a miss, a control endpoint, a body, an error to
-// report, a partial request, or any request while somebody observes each
-// request (an SSE subscriber, --log-requests) -- is left unread in the
-// socket, and the connection is handed over to ProxyServer in the main
+// report, a partial request -- is left unread in the socket, and the
+// connection is handed over to the ConnectionHost (ProxyServer) in the main
 // thread, which keeps it from then on. Requests are only peeked at until a
 // worker answers them, so the main path sees every byte the client sent.
 //
-// Owned by ProxyServer, in the main thread. The statistics of the answers
-// given in the workers reach the pipeline counters and the client registry
-// every 100 ms (and before any handover), so /_mp/stats and the GUI count
-// them.
+// Watching does not change the path: each hit is counted in the stats sink
+// before it is written, and becomes a request event (RequestEventFeed) and
+// a --log-requests line (RequestLog) that other threads send and write.
+//
+// Owned by ProxyServer, in the main thread.
 class ProxyWorkerPool : public QObject
 {
     Q_OBJECT
 public:
-    ProxyWorkerPool(ProxyServer &server, const DaemonOptions &options);
+    ProxyWorkerPool(ConnectionHost &host, const ServingContext &context, const DaemonOptions &options);
     ~ProxyWorkerPool() override;
 
     int threadCount() const { return int(m_workers.size()); }
@@ -62,13 +79,8 @@ public:
 
     // SIGHUP: routes, token, limits and --log-requests as reloaded.
     void applyOptions(const DaemonOptions &options);
-    // Somebody wants an event per request (SSE): hand every request over.
-    void setObserved(bool observed);
     // Stop serving: idle connections are closed, new ones go to ProxyServer.
     void shutdown();
-
-    // Applies the workers' counts to the pipeline and the client registry.
-    void flushStats();
 
 private:
     friend class ProxyWorker;
@@ -76,18 +88,17 @@ private:
     void publishConfig();
     void adopt(int descriptor);
 
-    ProxyServer &m_server;
+    ConnectionHost &m_host;
+    ServingContext m_context;
     DaemonOptions m_options;
     // What the workers read: replaced as a whole, picked up by generation.
     std::mutex m_configMutex;
     std::shared_ptr<const WorkerConfig> m_config;
     std::atomic<quint64> m_configGeneration{0};
-    bool m_observed = false;
     bool m_stopping = false;
     std::vector<std::unique_ptr<ProxyWorker>> m_workers;
     std::atomic<int> m_held{0};
     size_t m_next = 0;
-    QTimer *m_statsTimer = nullptr;
 };
 
 } // namespace prawmp

@@ -89,9 +89,6 @@ public:
     // Which app each token belongs to, learned from the answers passing through.
     AppIdentities &identities();
     PipelineCounters counters() const;
-    // Counts requests answered from this cache without submit() (the
-    // daemon's serving threads), so that totals and rates include them.
-    void countCacheHits(quint64 count);
 
     // Redacts query values whose names look like secrets (token, password...).
     static QString redactedUrl(const QUrl &url);

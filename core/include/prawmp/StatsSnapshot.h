@@ -44,6 +44,13 @@ struct PRAWMP_EXPORT StatsSnapshot
     int connections = 0;
     QString rateMode;
     QString redisState; // "off", "ok", "degraded"
+    // "engine": the daemon's serving threads and the hits they answered
+    // (already part of totals.requests and totals.hits).
+    int servingThreads = 0;
+    quint64 servingThreadHits = 0;
+    // Request events of /_mp/events left out (over the sampling rate, or
+    // held back from a slow subscriber); the counts above include them.
+    quint64 requestEventsNotSent = 0;
 
     double hitRatio() const;
     QJsonObject toJson() const;
