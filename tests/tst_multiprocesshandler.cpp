@@ -420,9 +420,18 @@ private slots:
         QVERIFY(waitFor(again.get()));
         QCOMPARE(again->cacheStatus(), CacheStatus::Miss);
 
-        QFuture<int> cleared = handler->clear();
+        // Through the Handler interface, as application code holding either handler calls it.
+        Handler &anyHandler = *handler;
+        QFuture<int> cleared = anyHandler.clear();
         QVERIFY(QTest::qWaitFor([&] { return cleared.isFinished(); }, 5000));
         QVERIFY(cleared.result() >= 1);
+
+        std::unique_ptr<Reply> afterClear(handler->request(get(path)));
+        QVERIFY(waitFor(afterClear.get()));
+        QCOMPARE(afterClear->cacheStatus(), CacheStatus::Miss);
+        QFuture<int> clearedAgain = anyHandler.clear();
+        QVERIFY(QTest::qWaitFor([&] { return clearedAgain.isFinished(); }, 5000));
+        QCOMPARE(clearedAgain.result(), 1);
     }
 
     void proxyTokenIsSent()

@@ -94,7 +94,7 @@ public:
     // POST /_mp/evict; fails with ClientException.
     QFuture<int> evict(const QStringList &urls) override;
     // POST /_mp/clear: drops the daemon's whole cache; fails with ClientException.
-    QFuture<int> clear();
+    QFuture<int> clear() override;
     // GET /_mp/stats: the daemon's snapshot (StatsSnapshot::fromJson reads
     // it); fails with ClientException.
     QFuture<QJsonObject> stats();
