@@ -1,35 +1,36 @@
 #pragma once
 #include "ServerAddress.h"
 
+#include "prawmp/MultiprocessHandler.h"
 #include "prawmp/SseParser.h"
 #include "prawmp/StatsSnapshot.h"
 
-#include <QElapsedTimer>
+#include <QFuture>
 #include <QJsonObject>
 #include <QList>
 #include <QObject>
 #include <QPointer>
 #include <QStringList>
 
-class QNetworkAccessManager;
-class QNetworkReply;
-class QNetworkRequest;
-class QTimer;
+#include <functional>
+#include <memory>
 
 namespace prawmp::gui {
 
-// The dashboard's link to one daemon: reads the /_mp/events stream (stats
-// frames and finished requests), keeps it up (reconnects with a short
-// backoff when the daemon restarts or the stream goes silent) and sends the
-// control requests (evict, clear, stats). Never blocks the event loop. The
-// window observes it through signals; it owns nothing but its network
-// objects.
+// The dashboard's link to one daemon, over core's daemon client
+// (MultiprocessHandler): its DaemonEventStream reads /_mp/events and keeps
+// it up (back-off, silence timeout); its evict(), clear() and stats() are
+// the control requests. What this class adds is presentation: the window's
+// connection states, failure kinds with the texts the window shows, the
+// decoded stats frames and request events (batched per read), and one
+// result signal for the control requests. The window observes it through
+// signals; it owns the handler and its stream.
 class DaemonConnection : public QObject
 {
     Q_OBJECT
 public:
     enum class State {
-        Disconnected, // not asked to connect (or closed)
+        Disconnected, // not asked to connect, closed, or given up (lastFailure() says why)
         Connecting,   // a request for the stream is on its way
         Connected,    // the stream is open and frames arrive
         Retrying,     // the last attempt failed; another one is scheduled
@@ -43,8 +44,8 @@ public:
             None,
             Refused,      // nothing listens there
             HostNotFound,
-            Unauthorized, // 407: missing or wrong token
-            Silent,       // no frame for staleTimeoutMs
+            Unauthorized, // 407: missing or wrong token (not retried)
+            Silent,       // no frame for the stale timeout
             Closed,       // the daemon ended the stream (restart, shutdown)
             Protocol,     // not an event stream, or another HTTP status
             Network,      // anything else the network layer reports
@@ -70,7 +71,9 @@ public:
     void setServer(const ServerAddress &server);
     ServerAddress server() const { return m_server; }
 
-    // Connects now (again), forgetting any backoff. Keeps trying until close().
+    // Connects now (again), forgetting any backoff. Keeps trying until
+    // close(), unless the daemon refuses the subscription (a 4xx such as a
+    // wrong token) or is not a daemon.
     void open();
     void close();
 
@@ -79,7 +82,7 @@ public:
     // Milliseconds until the next attempt while Retrying.
     int retryInMs() const;
     // Failed attempts since the last successful connection.
-    int failedAttempts() const { return m_failedAttempts; }
+    int failedAttempts() const;
 
     bool hasStats() const { return m_hasStats; }
     const StatsSnapshot &lastStats() const { return m_lastStats; }
@@ -101,7 +104,8 @@ public:
 
 signals:
     void stateChanged(prawmp::gui::DaemonConnection::State state);
-    // An attempt failed or the open stream ended (a retry follows unless closed).
+    // An attempt failed or the open stream ended (a retry follows unless
+    // the state is Disconnected).
     void failed(const prawmp::gui::DaemonConnection::Failure &failure);
     void statsReceived(const prawmp::StatsSnapshot &stats);
     // Finished requests, in the order the daemon sent them, batched per read.
@@ -109,29 +113,32 @@ signals:
     void controlFinished(const prawmp::gui::DaemonConnection::ControlResult &result);
 
 private:
-    QNetworkRequest makeRequest(const QString &path) const;
-    void startAttempt();
-    void onMetaData();
-    void onReadyRead();
-    void onStreamFinished();
-    void scheduleRetry();
+    MultiprocessHandler &handler();
+    void configureHandler();
+    void dropStream();
+    void onStreamState(prawmp::DaemonEventStream::State state);
+    void onGaveUp();
+    void onEvent(const prawmp::SseParser::Event &event);
+    void flushEvents();
+    Failure describe(const prawmp::DaemonEventStream::Failure &failure) const;
     void setState(State state);
-    void post(ControlResult::Action action, const QString &path, const QJsonObject &body);
-    void onControlFinished(QNetworkReply *reply, ControlResult::Action action);
+    template <typename T>
+    void report(QFuture<T> future, ControlResult::Action action, std::function<void(ControlResult &, const T &)> fill);
 
-    QNetworkAccessManager *m_network = nullptr;
-    QPointer<QNetworkReply> m_stream;
-    QTimer *m_retryTimer = nullptr;
-    QTimer *m_staleTimer = nullptr;
-    SseParser m_parser;
+    std::unique_ptr<MultiprocessHandler> m_handler; // made for m_server; replaced when it changes
+    QPointer<DaemonEventStream> m_stream;
 
     ServerAddress m_server;
     State m_state = State::Disconnected;
     Failure m_failure;
-    bool m_abortedAsSilent = false;
-    int m_failedAttempts = 0;
     int m_initialRetryMs = 250;
     int m_maxRetryMs = 4000;
+    int m_staleMs;
+
+    // Events of one read, emitted together once the read is done.
+    QList<RequestRecord> m_pendingRecords;
+    QJsonObject m_pendingStats;
+    bool m_flushQueued = false;
 
     StatsSnapshot m_lastStats;
     QJsonObject m_lastStatsJson;

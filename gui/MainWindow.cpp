@@ -471,8 +471,10 @@ void MainWindow::showConnectionBanner(const DaemonConnection::Failure &failure)
         m_banner->showMessage(StatusBanner::Kind::Error, failure.message, {m_connectAction});
         return;
     }
+    const bool retrying = m_connection->state() != DaemonConnection::State::Disconnected;
     m_banner->showMessage(StatusBanner::Kind::Error,
-                          failure.message + QLatin1Char(' ') + tr("The dashboard keeps trying to connect."),
+                          retrying ? failure.message + QLatin1Char(' ') + tr("The dashboard keeps trying to connect.")
+                                   : failure.message,
                           {m_reconnectAction, m_otherServerAction});
 }
 
@@ -484,6 +486,12 @@ void MainWindow::updateIndicator()
     bool failing = false;
     switch (state) {
     case DaemonConnection::State::Disconnected:
+        if (m_connection->lastFailure().kind != DaemonConnection::Failure::Kind::None) {
+            // Given up (a refused token, not a daemon): say why.
+            text = m_connection->lastFailure().message;
+            failing = true;
+            break;
+        }
         text = s.isValid() && m_connection->connectionsMade() > 0 ? tr("Disconnected from %1").arg(s.displayName())
                                                                   : tr("Not connected");
         break;

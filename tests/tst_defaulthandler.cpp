@@ -153,6 +153,7 @@ private slots:
     void successfulPostIsNeverCachedAndEvictsItsUrl();
     void failedPostDoesNotEvict();
     void handlerEvictDropsTheEntry();
+    void handlerClearDropsEveryEntry();
     void instancesShareTheProcessWidePipeline();
     void setSharedPipelineReplacesTheProcessWidePipeline();
 
@@ -351,6 +352,26 @@ void TestDefaultHandler::handlerEvictDropsTheEntry()
     auto after = fetch(handler, get(url));
     QCOMPARE(after->cacheStatus(), CacheStatus::Miss);
     QCOMPARE(serialOf(*after), 2);
+}
+
+void TestDefaultHandler::handlerClearDropsEveryEntry()
+{
+    DefaultHandler handler;
+    Handler &anyHandler = handler; // clear() is part of the interface
+    const QUrl python = m_fake->url("/r/python/hot.json");
+    const QUrl cpp = m_fake->url("/r/cpp/hot.json");
+    fetch(handler, get(python));
+    fetch(handler, get(cpp));
+    QCOMPARE(fetch(handler, get(python))->cacheStatus(), CacheStatus::Hit);
+
+    QFuture<int> cleared = anyHandler.clear();
+    QVERIFY(cleared.isFinished());
+    QCOMPARE(cleared.result(), 2);
+    QCOMPARE(anyHandler.clear().result(), 0);
+
+    QCOMPARE(fetch(handler, get(python))->cacheStatus(), CacheStatus::Miss);
+    QCOMPARE(fetch(handler, get(cpp))->cacheStatus(), CacheStatus::Miss);
+    QCOMPARE(m_fake->targetCount("/r/python/hot.json"), 2);
 }
 
 void TestDefaultHandler::instancesShareTheProcessWidePipeline()

@@ -561,6 +561,12 @@ void tst_GuiDashboard::tokenIsSentAndNeverShown()
                               kTimeoutMs);
     QTRY_VERIFY_WITH_TIMEOUT(window.banner()->isVisible(), kTimeoutMs);
     QVERIFY(window.banner()->text().contains(QStringLiteral("token")));
+    // A wrong token stays wrong: no retries until the user connects again,
+    // and the status bar says why.
+    QCOMPARE(window.connection()->state(), DaemonConnection::State::Disconnected);
+    QVERIFY2(window.indicator()->text().contains(QStringLiteral("token")), qPrintable(window.indicator()->text()));
+    QTest::qWait(500);
+    QCOMPARE(window.connection()->state(), DaemonConnection::State::Disconnected);
 
     window.connectTo({QStringLiteral("127.0.0.1"), port, token}, /*rememberToken=*/false);
     QTRY_COMPARE_WITH_TIMEOUT(window.connection()->state(), DaemonConnection::State::Connected, kTimeoutMs);

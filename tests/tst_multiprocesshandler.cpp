@@ -2,7 +2,8 @@
 // MultiprocessHandler against the real daemon process and against stand-ins
 // that misbehave: keep-alive, requests in flight, cache status, control
 // calls, the proxy token, the connect back-off and its log line, the three
-// attempts on broken connections, writes never resent, and several client
+// attempts on broken connections, writes never resent, the event stream's
+// states, back-off, give-up rules and silence timeout, and several client
 // processes that survive the daemon being SIGKILLed and restarted.
 //
 // The client processes of clientsSurviveDaemonRestarts are this executable
@@ -26,6 +27,7 @@
 #include <QMutex>
 #include <QRegularExpression>
 #include <QSet>
+#include <QSignalSpy>
 #include <QTcpServer>
 #include <QTcpSocket>
 #include <QTest>
@@ -97,7 +99,14 @@ QString describe(const Reply *reply)
 class MisbehavingDaemon : public QObject
 {
 public:
-    enum class Mode { Reset, CloseMidAnswer, CloseBeforeAnswer, Hang };
+    enum class Mode {
+        Reset,
+        CloseMidAnswer,
+        CloseBeforeAnswer,
+        Hang,
+        Unavailable,  // 503 and close, as a daemon that is stopping
+        SilentStream, // an event stream's head, then nothing
+    };
 
     explicit MisbehavingDaemon(Mode mode) : m_mode(mode)
     {
@@ -143,6 +152,16 @@ private:
             socket->disconnectFromHost();
             break;
         case Mode::Hang:
+            break;
+        case Mode::Unavailable: {
+            const QByteArray body = R"({"error":"unavailable","message":"stopping"})";
+            socket->write("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                          "Content-Length: " + QByteArray::number(body.size()) + "\r\n\r\n" + body);
+            socket->disconnectFromHost();
+            break;
+        }
+        case Mode::SilentStream:
+            socket->write("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n\r\n");
             break;
         }
     }
@@ -401,9 +420,18 @@ private slots:
         QVERIFY(waitFor(again.get()));
         QCOMPARE(again->cacheStatus(), CacheStatus::Miss);
 
-        QFuture<int> cleared = handler->clear();
+        // Through the Handler interface, as application code holding either handler calls it.
+        Handler &anyHandler = *handler;
+        QFuture<int> cleared = anyHandler.clear();
         QVERIFY(QTest::qWaitFor([&] { return cleared.isFinished(); }, 5000));
         QVERIFY(cleared.result() >= 1);
+
+        std::unique_ptr<Reply> afterClear(handler->request(get(path)));
+        QVERIFY(waitFor(afterClear.get()));
+        QCOMPARE(afterClear->cacheStatus(), CacheStatus::Miss);
+        QFuture<int> clearedAgain = anyHandler.clear();
+        QVERIFY(QTest::qWaitFor([&] { return clearedAgain.isFinished(); }, 5000));
+        QCOMPARE(clearedAgain.result(), 1);
     }
 
     void proxyTokenIsSent()
@@ -461,6 +489,174 @@ private slots:
         const int seen = stats;
         QTest::qWait(700);
         QCOMPARE(stats, seen);
+    }
+
+    void statsReturnsTheSnapshot()
+    {
+        auto handler = handlerFor(m_daemon.port());
+        QFuture<QJsonObject> stats = handler->stats();
+        QVERIFY(QTest::qWaitFor([&] { return stats.isFinished(); }, 5000));
+        const QJsonObject json = stats.result();
+        QVERIFY2(json.contains(QStringLiteral("totals")) && json.contains(QStringLiteral("domains")),
+                 qPrintable(QJsonDocument(json).toJson()));
+        QCOMPARE(json.value(QStringLiteral("version")).toString(), QStringLiteral(PRAWMP_VERSION));
+    }
+
+    void eventStreamBacksOffWhileTheDaemonIsAway()
+    {
+        using Reason = DaemonEventStream::Failure::Reason;
+        const quint16 port = test::freeLoopbackPort();
+        auto handler = handlerFor(port); // 100 ms first
+        handler->setMaxRetryDelay(400ms);
+        std::unique_ptr<DaemonEventStream> stream(handler->openEventStream());
+        QCOMPARE(stream->state(), DaemonEventStream::State::Connecting);
+        QSignalSpy states(stream.get(), &DaemonEventStream::stateChanged);
+        QElapsedTimer clock;
+        clock.start();
+        QList<qint64> failedAt;
+        QList<Reason> reasons;
+        QList<qint64> announcedWaits;
+        connect(stream.get(), &DaemonEventStream::attemptFailed, this, [&](const DaemonEventStream::Failure &failure) {
+            failedAt.append(clock.elapsed());
+            reasons.append(failure.reason);
+            announcedWaits.append(stream->retryIn().count());
+        });
+        QTRY_VERIFY_WITH_TIMEOUT(failedAt.size() >= 5, 5000);
+        QCOMPARE(reasons.count(Reason::Refused), reasons.size());
+        QVERIFY(stream->failedAttempts() >= 5);
+        QVERIFY(!stream->isConnected());
+        // Waits of 100, 200, 400 and 400 ms (capped) between the attempts.
+        const QList<qint64> expected = {100, 200, 400, 400};
+        for (int i = 0; i < expected.size(); ++i) {
+            QVERIFY2(failedAt[i + 1] - failedAt[i] >= expected[i] * 9 / 10,
+                     qPrintable(QStringLiteral("gap %1: %2 ms").arg(i).arg(failedAt[i + 1] - failedAt[i])));
+            QVERIFY2(announcedWaits[i] <= expected[i] && announcedWaits[i] >= expected[i] / 2,
+                     qPrintable(QStringLiteral("retryIn %1: %2 ms").arg(i).arg(announcedWaits[i])));
+        }
+        QVERIFY(states.contains(QVariantList{QVariant::fromValue(DaemonEventStream::State::Retrying)}));
+        QVERIFY(states.contains(QVariantList{QVariant::fromValue(DaemonEventStream::State::Connecting)}));
+
+        // The daemon appears: the stream connects and forgets the failures.
+        ProcessFixture late;
+        QVERIFY2(late.start(test::daemonProgram(), daemonArgs(port)), qPrintable(late.describe()));
+        QTRY_COMPARE_WITH_TIMEOUT(stream->state(), DaemonEventStream::State::Connected, 5000);
+        QCOMPARE(stream->failedAttempts(), 0);
+        QCOMPARE(stream->lastFailure().reason, Reason::None);
+        QCOMPARE(stream->retryIn(), 0ms);
+    }
+
+    void eventStreamGivesUpAfterMaxAttempts()
+    {
+        const quint16 port = test::freeLoopbackPort();
+        auto handler = handlerFor(port);
+        std::unique_ptr<DaemonEventStream> stream(handler->openEventStream());
+        stream->setMaxAttempts(3);
+        QSignalSpy attempts(stream.get(), &DaemonEventStream::attemptFailed);
+        QList<Error> errors;
+        QList<int> statuses;
+        connect(stream.get(), &DaemonEventStream::failed, this, [&](const Error &error, int status) {
+            errors.append(error);
+            statuses.append(status);
+        });
+        QTRY_COMPARE_WITH_TIMEOUT(errors.size(), 1, 5000);
+        QCOMPARE(attempts.size(), 2); // the third failure is the give-up
+        QCOMPARE(stream->failedAttempts(), 3);
+        QCOMPARE(stream->state(), DaemonEventStream::State::Failed);
+        QCOMPARE(errors.first().kind, Error::Kind::DaemonUnavailable);
+        QCOMPARE(statuses.first(), 0);
+        QTest::qWait(500); // no more attempts
+        QCOMPARE(attempts.size(), 2);
+        QCOMPARE(errors.size(), 1);
+    }
+
+    void eventStreamGivesUpOnAWrongToken()
+    {
+        ProcessFixture daemon;
+        QVERIFY2(daemon.start(test::daemonProgram(), daemonArgs(0, {QStringLiteral("--auth-token"), QStringLiteral("s3cret")})),
+                 qPrintable(daemon.describe()));
+        auto handler = handlerFor(daemon.port());
+        handler->setProxyToken(QStringLiteral("wrong"));
+        std::unique_ptr<DaemonEventStream> refused(handler->openEventStream());
+        QSignalSpy attempts(refused.get(), &DaemonEventStream::attemptFailed);
+        QList<int> statuses;
+        connect(refused.get(), &DaemonEventStream::failed, this, [&](const Error &, int status) { statuses.append(status); });
+        QTRY_COMPARE_WITH_TIMEOUT(statuses.size(), 1, 5000);
+        QCOMPARE(statuses.first(), 407);
+        QCOMPARE(attempts.size(), 0); // retrying cannot make a wrong token right
+        QCOMPARE(refused->state(), DaemonEventStream::State::Failed);
+        QCOMPARE(refused->lastFailure().reason, DaemonEventStream::Failure::Reason::HttpStatus);
+        QCOMPARE(refused->lastFailure().httpStatus, 407);
+
+        // The other control calls say the same.
+        QFuture<QJsonObject> stats = handler->stats();
+        QVERIFY(QTest::qWaitFor([&] { return stats.isFinished(); }, 5000));
+        try {
+            stats.result();
+            QFAIL("expected a ClientException");
+        } catch (const ClientException &e) {
+            QCOMPARE(e.httpStatus(), 407);
+        }
+
+        handler->setProxyToken(QStringLiteral("s3cret"));
+        std::unique_ptr<DaemonEventStream> accepted(handler->openEventStream());
+        QTRY_COMPARE_WITH_TIMEOUT(accepted->state(), DaemonEventStream::State::Connected, 5000);
+    }
+
+    void eventStreamRetriesABusyDaemon()
+    {
+        MisbehavingDaemon standIn(MisbehavingDaemon::Mode::Unavailable);
+        QVERIFY(standIn.listen());
+        auto handler = handlerFor(standIn.port());
+        std::unique_ptr<DaemonEventStream> stream(handler->openEventStream());
+        QList<DaemonEventStream::Failure> failures;
+        int gaveUp = 0;
+        connect(stream.get(), &DaemonEventStream::attemptFailed, this,
+                [&](const DaemonEventStream::Failure &failure) { failures.append(failure); });
+        connect(stream.get(), &DaemonEventStream::failed, this, [&] { ++gaveUp; });
+        QTRY_VERIFY_WITH_TIMEOUT(failures.size() >= 3, 5000);
+        QCOMPARE(gaveUp, 0);
+        QCOMPARE(failures.first().reason, DaemonEventStream::Failure::Reason::HttpStatus);
+        QCOMPARE(failures.first().httpStatus, 503);
+        QCOMPARE(failures.first().message, QStringLiteral("stopping"));
+    }
+
+    void silentEventStreamIsResubscribed()
+    {
+        MisbehavingDaemon standIn(MisbehavingDaemon::Mode::SilentStream);
+        QVERIFY(standIn.listen());
+        auto handler = handlerFor(standIn.port());
+        std::unique_ptr<DaemonEventStream> stream(handler->openEventStream());
+        stream->setSilenceTimeout(300ms);
+        int connects = 0;
+        QList<DaemonEventStream::Failure::Reason> endings;
+        connect(stream.get(), &DaemonEventStream::connected, this, [&] { ++connects; });
+        connect(stream.get(), &DaemonEventStream::disconnected, this,
+                [&] { endings.append(stream->lastFailure().reason); });
+        QTRY_COMPARE_WITH_TIMEOUT(connects, 1, 3000);
+        QElapsedTimer silence;
+        silence.start();
+        QTRY_COMPARE_WITH_TIMEOUT(endings.size(), 1, 3000);
+        QVERIFY2(silence.elapsed() >= 250, qPrintable(QString::number(silence.elapsed())));
+        QCOMPARE(endings.first(), DaemonEventStream::Failure::Reason::Silent);
+        // It subscribes again on a new connection.
+        QTRY_COMPARE_WITH_TIMEOUT(connects, 2, 3000);
+        QCOMPARE(standIn.connections, 2);
+        QTRY_VERIFY_WITH_TIMEOUT(standIn.closedByPeer >= 1, 3000); // the silent one was closed
+    }
+
+    void silentAttemptIsRetried()
+    {
+        MisbehavingDaemon standIn(MisbehavingDaemon::Mode::Hang);
+        QVERIFY(standIn.listen());
+        auto handler = handlerFor(standIn.port());
+        std::unique_ptr<DaemonEventStream> stream(handler->openEventStream());
+        stream->setSilenceTimeout(200ms);
+        QList<DaemonEventStream::Failure::Reason> reasons;
+        connect(stream.get(), &DaemonEventStream::attemptFailed, this,
+                [&](const DaemonEventStream::Failure &failure) { reasons.append(failure.reason); });
+        QTRY_VERIFY_WITH_TIMEOUT(reasons.size() >= 2, 5000);
+        QCOMPARE(reasons.first(), DaemonEventStream::Failure::Reason::Silent);
+        QVERIFY(standIn.requests >= 2);
     }
 
     void eventStreamDoesNotWaitForBusyConnections()
@@ -611,8 +807,14 @@ private slots:
         std::unique_ptr<DaemonEventStream> stream(handler->openEventStream());
         int connects = 0;
         int disconnects = 0;
+        DaemonEventStream::Failure ending;
+        DaemonEventStream::State stateAfterEnding = DaemonEventStream::State::Connected;
         connect(stream.get(), &DaemonEventStream::connected, this, [&] { ++connects; });
-        connect(stream.get(), &DaemonEventStream::disconnected, this, [&] { ++disconnects; });
+        connect(stream.get(), &DaemonEventStream::disconnected, this, [&] {
+            ++disconnects;
+            ending = stream->lastFailure();
+            stateAfterEnding = stream->state();
+        });
         QTRY_COMPARE_WITH_TIMEOUT(connects, 1, 3000);
 
         // A request in flight when the daemon dies is sent again to the next one.
@@ -627,7 +829,10 @@ private slots:
         QCOMPARE(jsonOf(during.get()).value("sub").toString(), QStringLiteral("during"));
         // The event stream came back by itself.
         QCOMPARE(disconnects, 1);
+        QCOMPARE(ending.reason, DaemonEventStream::Failure::Reason::Closed);
+        QCOMPARE(stateAfterEnding, DaemonEventStream::State::Retrying);
         QTRY_COMPARE_WITH_TIMEOUT(connects, 2, 3000);
+        QCOMPARE(stream->state(), DaemonEventStream::State::Connected);
     }
 
     void clientsSurviveDaemonRestarts()

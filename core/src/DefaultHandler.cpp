@@ -35,14 +35,30 @@ Reply *DefaultHandler::request(const Request &request)
     return pipeline->submit(request);
 }
 
+namespace {
+
+// The pipeline answers at once: a future that is already finished.
+QFuture<int> finishedWith(int count)
+{
+    QPromise<int> promise;
+    promise.start();
+    promise.addResult(count);
+    promise.finish();
+    return promise.future();
+}
+
+} // namespace
+
 QFuture<int> DefaultHandler::evict(const QStringList &urls)
 {
     RequestPipeline *pipeline = m_pipeline ? m_pipeline : sharedPipeline();
-    QPromise<int> promise;
-    promise.start();
-    promise.addResult(pipeline->evict(urls));
-    promise.finish();
-    return promise.future();
+    return finishedWith(pipeline->evict(urls));
+}
+
+QFuture<int> DefaultHandler::clear()
+{
+    RequestPipeline *pipeline = m_pipeline ? m_pipeline : sharedPipeline();
+    return finishedWith(pipeline->clear());
 }
 
 } // namespace prawmp

@@ -3,6 +3,7 @@
 #include "prawmp/JsonResponses.h"
 #include "prawmp/Reply.h"
 
+#include "DaemonEventStreamPrivate.h"
 #include "HttpWire.h"
 
 #include <QJsonArray>
@@ -18,6 +19,8 @@
 
 #include <algorithm>
 #include <deque>
+#include <map>
+#include <optional>
 #include <vector>
 
 namespace prawmp {
@@ -81,6 +84,32 @@ Error daemonError(const Response &response)
     return {};
 }
 
+using StreamFailure = DaemonEventStream::Failure;
+
+// Why a connect to the daemon failed, as an event stream reports it.
+StreamFailure connectFailure(QAbstractSocket::SocketError error, const QString &reason)
+{
+    switch (error) {
+    case QAbstractSocket::ConnectionRefusedError:
+        return {StreamFailure::Reason::Refused, 0, reason};
+    case QAbstractSocket::HostNotFoundError:
+        return {StreamFailure::Reason::HostNotFound, 0, reason};
+    case QAbstractSocket::SocketTimeoutError:
+        return {StreamFailure::Reason::Timeout, 0, reason};
+    default:
+        return {StreamFailure::Reason::Network, 0, reason};
+    }
+}
+
+// What the daemon said in an error answer: its JSON "message", else the reason phrase.
+QString answerMessage(const Response &response)
+{
+    const QString message = QJsonDocument::fromJson(response.body).object().value(QLatin1String("message")).toString();
+    if (!message.isEmpty())
+        return message;
+    return response.reason.isEmpty() ? QString::fromUtf8(response.body.left(200)) : QString::fromUtf8(response.reason);
+}
+
 } // namespace
 
 // ---------------------------------------------------------------------------
@@ -88,28 +117,6 @@ Error daemonError(const Response &response)
 ClientException::ClientException(const Error &error, int httpStatus)
     : m_error(error), m_httpStatus(httpStatus), m_what(error.message.toUtf8())
 {
-}
-
-// ---------------------------------------------------------------------------
-
-DaemonEventStream::DaemonEventStream(QObject *parent) : QObject(parent)
-{
-    connect(this, &DaemonEventStream::connected, this, [this] { m_connected = true; });
-    connect(this, &DaemonEventStream::disconnected, this, [this] { m_connected = false; });
-    connect(this, &DaemonEventStream::failed, this, [this] { m_connected = false; });
-}
-
-DaemonEventStream::~DaemonEventStream()
-{
-    close();
-}
-
-void DaemonEventStream::close()
-{
-    m_closed = true;
-    if (auto onClose = std::exchange(m_onClose, nullptr))
-        onClose();
-    m_connected = false;
 }
 
 // ---------------------------------------------------------------------------
@@ -147,6 +154,7 @@ public:
 
     QTcpSocket *socket = nullptr;
     QTimer connectTimer;
+    QTimer silenceTimer;                // event streams: DaemonEventStream::silenceTimeout()
     std::unique_ptr<Exchange> exchange; // the request it carries, if any
     wire::ResponseParser reader{kMaxHeadBytes};
     int served = 0;                     // answers completed on it
@@ -180,6 +188,9 @@ public:
             delete c;
         }
         connections.clear();
+        for (auto &[id, ex] : parkedStreams)
+            pending.push_back(std::move(ex));
+        parkedStreams.clear();
         for (auto &ex : pending)
             deliverError(std::move(ex), canceled);
     }
@@ -195,7 +206,7 @@ public:
     void send(Connection *c);
     void onConnected(Connection *c);
     void onReadyRead(Connection *c);
-    void onClosed(Connection *c, const QString &reason, bool connecting);
+    void onClosed(Connection *c, const QString &reason, bool connecting, QAbstractSocket::SocketError error);
     void complete(Connection *c);
     void removeConnection(Connection *c);
     int requestConnections() const;
@@ -205,7 +216,19 @@ public:
     void deliverError(std::unique_ptr<Exchange> ex, const Error &error);
     void streamBody(Connection *c, Exchange *e, const QByteArray &bytes);
 
-    QFuture<int> control(const QByteArray &path, const QByteArray &body, const QString &resultKey);
+    // Event streams: an attempt failed or an open stream ended; waits
+    // (parked) for the next attempt, or gives up.
+    void streamEnded(std::unique_ptr<Exchange> ex, const DaemonEventStream::Failure &failure);
+    void parkStream(std::unique_ptr<Exchange> ex, milliseconds delay);
+    void resumeStream(quint64 id);
+    void onStreamSilent(Connection *c);
+
+    // A control call (/_mp/evict, /_mp/clear, /_mp/stats): `read` takes what
+    // the caller wants from a 200 JSON answer (nothing when it is missing);
+    // any other outcome fails the future with ClientException.
+    template <typename T>
+    QFuture<T> control(const QByteArray &method, const QByteArray &path, const QByteArray &body,
+                       std::function<std::optional<T>(const QJsonObject &)> read);
 
     // Settings.
     QString host;
@@ -221,6 +244,7 @@ public:
 
     // State.
     std::deque<std::unique_ptr<Exchange>> queue; // by id: requeued ones keep their place
+    std::map<quint64, std::unique_ptr<Exchange>> parkedStreams; // event streams waiting to retry
     QList<Connection *> connections;
     QTimer retryTimer;
     milliseconds nextDelay{2000};
@@ -271,8 +295,11 @@ void MultiprocessHandler::Private::enqueue(std::unique_ptr<Exchange> ex)
 {
     if (ex->id == 0)
         ex->id = nextId++;
-    if (ex->isStream && (!ex->stream || ex->stream->isClosed()))
-        return; // nobody listens any more
+    if (ex->isStream) {
+        if (!ex->stream || ex->stream->isClosed())
+            return; // nobody listens any more
+        DaemonEventStreamPrivate::get(ex->stream)->setState(DaemonEventStream::State::Connecting);
+    }
     const auto pos = std::upper_bound(queue.begin(), queue.end(), ex->id,
                                       [](quint64 id, const std::unique_ptr<Exchange> &e) { return id < e->id; });
     queue.insert(pos, std::move(ex));
@@ -286,13 +313,14 @@ int MultiprocessHandler::Private::requestConnections() const
 
 void MultiprocessHandler::Private::dispatch()
 {
-    // In id order; once every request connection is busy only event
-    // streams (which have connections of their own) may still go.
+    // In id order; once every request connection is busy, or while requests
+    // back off, only event streams (which have connections and a back-off
+    // of their own) may still go.
     bool full = false;
-    for (std::size_t i = 0; i < queue.size() && !retryTimer.isActive();) {
+    for (std::size_t i = 0; i < queue.size();) {
         Exchange &next = *queue[i];
         const bool stream = next.isStream;
-        if (full && !stream) {
+        if ((full || retryTimer.isActive()) && !stream) {
             ++i;
             continue;
         }
@@ -344,15 +372,17 @@ Connection *MultiprocessHandler::Private::openConnection(std::unique_ptr<Exchang
     connect(socket, &QTcpSocket::connected, c, [this, c] { onConnected(c); });
     connect(socket, &QTcpSocket::readyRead, c, [this, c] { onReadyRead(c); });
     connect(socket, &QTcpSocket::disconnected, c, [this, c] {
-        onClosed(c, QStringLiteral("the server closed the connection"), false);
+        onClosed(c, QStringLiteral("the server closed the connection"), false, QAbstractSocket::RemoteHostClosedError);
     });
-    connect(socket, &QTcpSocket::errorOccurred, c, [this, c](QAbstractSocket::SocketError) {
-        onClosed(c, c->socket->errorString(), !c->established);
+    connect(socket, &QTcpSocket::errorOccurred, c, [this, c](QAbstractSocket::SocketError error) {
+        onClosed(c, c->socket->errorString(), !c->established, error);
     });
     c->connectTimer.setSingleShot(true);
     connect(&c->connectTimer, &QTimer::timeout, c, [this, c] {
-        onClosed(c, QStringLiteral("connection timed out"), true);
+        onClosed(c, QStringLiteral("connection timed out"), true, QAbstractSocket::SocketTimeoutError);
     });
+    c->silenceTimer.setSingleShot(true);
+    connect(&c->silenceTimer, &QTimer::timeout, c, [this, c] { onStreamSilent(c); });
     c->connectTimer.start(connectTimeout);
     socket->connectToHost(host, port);
     return c;
@@ -382,15 +412,22 @@ void MultiprocessHandler::Private::send(Connection *c)
     if (ex.isStream) {
         Exchange *e = &ex;
         c->reader.onHead = [this, c, e] {
-            if (c->reader.response().status != 200)
-                return; // a refusal: read it whole, then decide
+            const Response &head = c->reader.response();
+            if (head.status != 200 || !head.headers.value("content-type").trimmed().startsWith("text/event-stream"))
+                return; // a refusal, or not a daemon: read it whole, then decide
             c->reader.onBody = [this, c, e](const QByteArray &bytes) { streamBody(c, e, bytes); };
             e->streamOpen = true;
             e->failures = 0;
             e->sse = SseParser();
-            if (e->stream)
-                emit e->stream->connected();
+            const QPointer<DaemonEventStream> stream = e->stream;
+            if (!stream)
+                return;
+            DaemonEventStreamPrivate::get(stream)->markConnected();
+            if (!stream->isClosed()) // a stateChanged() receiver may have closed it
+                emit stream->connected();
         };
+        if (e->stream && e->stream->silenceTimeout() > milliseconds(0))
+            c->silenceTimer.start(e->stream->silenceTimeout());
     }
     c->socket->write(ex.wire);
 }
@@ -415,6 +452,8 @@ void MultiprocessHandler::Private::onReadyRead(Connection *c)
     if (c->dead)
         return;
     const QByteArray data = c->socket->readAll();
+    if (c->silenceTimer.isActive() && !data.isEmpty())
+        c->silenceTimer.start(); // the stream is alive
     if (!c->exchange) {
         // Nothing was asked on this connection: whatever it is (a 408 before
         // an idle close), the connection cannot be trusted any more.
@@ -431,7 +470,11 @@ void MultiprocessHandler::Private::onReadyRead(Connection *c)
         const QString reason = QStringLiteral("bad answer from the server: %1").arg(c->reader.errorString());
         std::unique_ptr<Exchange> ex = std::move(c->exchange);
         removeConnection(c);
-        connectionLost(std::move(ex), false, reason);
+        if (ex->isStream)
+            streamEnded(std::move(ex), {StreamFailure::Reason::Network, 0, reason});
+        else
+            connectionLost(std::move(ex), false, reason);
+        dispatch();
     }
 }
 
@@ -446,29 +489,24 @@ void MultiprocessHandler::Private::complete(Connection *c)
         removeConnection(c);
 
     if (ex->isStream) {
-        if (ex->streamOpen) {
-            // The daemon ended the stream (shutting down): subscribe again.
-            ex->streamOpen = false;
-            if (ex->stream)
-                emit ex->stream->disconnected();
-            enqueue(std::move(ex));
-        } else if (response.status >= 500) {
-            // Busy or stopping: worth another try, within the attempt budget.
-            connectionLost(std::move(ex), false, QStringLiteral("HTTP %1").arg(response.status));
-        } else {
-            const QString message = QStringLiteral("The multiprocess server refused the event stream: HTTP %1 %2")
-                                        .arg(response.status)
-                                        .arg(QString::fromUtf8(response.reason));
-            if (ex->stream)
-                emit ex->stream->failed(Error{Error::Kind::DaemonUnavailable, message}, response.status);
-        }
+        StreamFailure failure;
+        if (ex->streamOpen) // the daemon ended the stream (shutting down)
+            failure = {StreamFailure::Reason::Closed, 0, QStringLiteral("the server ended the event stream")};
+        else if (response.status == 200)
+            failure = {StreamFailure::Reason::NotAnEventStream, 200,
+                       QStringLiteral("the answer is not an event stream (Content-Type: %1)")
+                           .arg(QString::fromUtf8(response.headers.value("content-type")))};
+        else
+            failure = {StreamFailure::Reason::HttpStatus, response.status, answerMessage(response)};
+        streamEnded(std::move(ex), failure);
     } else if (ex->onResponse) {
         ex->onResponse(response);
     }
     dispatch();
 }
 
-void MultiprocessHandler::Private::onClosed(Connection *c, const QString &reason, bool connecting)
+void MultiprocessHandler::Private::onClosed(Connection *c, const QString &reason, bool connecting,
+                                           QAbstractSocket::SocketError error)
 {
     if (c->dead)
         return;
@@ -488,6 +526,14 @@ void MultiprocessHandler::Private::onClosed(Connection *c, const QString &reason
     removeConnection(c);
     if (!ex)
         return; // an idle connection went away
+    if (ex->isStream) {
+        const StreamFailure failure = !established ? connectFailure(error, reason)
+                                      : ex->streamOpen ? StreamFailure{StreamFailure::Reason::Closed, 0, reason}
+                                                       : StreamFailure{StreamFailure::Reason::Network, 0, reason};
+        streamEnded(std::move(ex), failure);
+        dispatch();
+        return;
+    }
     if (established)
         connectionLost(std::move(ex), stale, reason);
     else
@@ -501,6 +547,7 @@ void MultiprocessHandler::Private::removeConnection(Connection *c)
         return;
     c->dead = true;
     c->connectTimer.stop();
+    c->silenceTimer.stop();
     connections.removeOne(c);
     disconnect(c->socket, nullptr, c, nullptr);
     c->socket->abort();
@@ -536,14 +583,6 @@ void MultiprocessHandler::Private::connectFailed(std::unique_ptr<Exchange> ex, c
 
 void MultiprocessHandler::Private::connectionLost(std::unique_ptr<Exchange> ex, bool stale, const QString &reason)
 {
-    if (ex->isStream && ex->streamOpen) {
-        // A stream that was flowing: report and subscribe again.
-        ex->streamOpen = false;
-        if (ex->stream)
-            emit ex->stream->disconnected();
-        enqueue(std::move(ex));
-        return;
-    }
     if (ex->unsafe && !retryUnsafe) {
         deliverError(std::move(ex), Error{Error::Kind::DaemonUnavailable,
             QStringLiteral("The connection to the multiprocess server at %1 was lost before the answer to %2 %3 arrived "
@@ -580,12 +619,91 @@ void MultiprocessHandler::Private::deliverError(std::unique_ptr<Exchange> ex, co
     if (ex->isStream) {
         const QPointer<DaemonEventStream> stream = ex->stream;
         ex.reset();
-        if (stream)
+        if (stream && !stream->isClosed()) {
+            DaemonEventStreamPrivate::get(stream)->setState(DaemonEventStream::State::Failed);
             emit stream->failed(error, 0);
+        }
         return;
     }
     if (ex->onError)
         ex->onError(error);
+}
+
+void MultiprocessHandler::Private::streamEnded(std::unique_ptr<Exchange> ex, const StreamFailure &failure)
+{
+    const QPointer<DaemonEventStream> stream = ex->stream;
+    if (!stream || stream->isClosed())
+        return; // nobody listens any more
+    DaemonEventStreamPrivate *sd = DaemonEventStreamPrivate::get(stream);
+    if (ex->streamOpen) {
+        // It was flowing: the daemon restarts, or the link broke. The
+        // first attempt waits the initial delay, so a daemon that keeps
+        // ending streams at once is not hammered.
+        ex->streamOpen = false;
+        sd->lastFailure = failure;
+        qCDebug(lcClient).noquote() << "event stream from" << address() << "ended:" << failure.message;
+        parkStream(std::move(ex), initialDelay);
+        emit stream->disconnected();
+        return;
+    }
+    const milliseconds delay = sd->recordFailedAttempt(failure, initialDelay, maxDelay);
+    // A 4xx (a missing or wrong proxy token) or an answer from something
+    // that is not a daemon stays the same however often it is asked.
+    const bool refused = failure.reason == StreamFailure::Reason::HttpStatus && failure.httpStatus >= 400
+                         && failure.httpStatus < 500;
+    const bool notADaemon = failure.reason == StreamFailure::Reason::NotAnEventStream;
+    if (refused || notADaemon || sd->attemptsExhausted()) {
+        ex.reset();
+        QString message;
+        if (refused || notADaemon)
+            message = QStringLiteral("The multiprocess server at %1 refused the event stream: HTTP %2 %3")
+                          .arg(address())
+                          .arg(failure.httpStatus)
+                          .arg(failure.message);
+        else
+            message = QStringLiteral("Cannot subscribe to the events of the multiprocess server at %1: %2 (%3 attempts)")
+                          .arg(address(), failure.message)
+                          .arg(sd->failedAttempts);
+        sd->setState(DaemonEventStream::State::Failed);
+        emit stream->failed(Error{Error::Kind::DaemonUnavailable, message}, failure.httpStatus);
+        return;
+    }
+    qCDebug(lcClient).noquote() << "event stream from" << address() << "failed:" << failure.message
+                                << "- retrying in" << secondsText(delay) << "s";
+    parkStream(std::move(ex), delay);
+    emit stream->attemptFailed(failure);
+}
+
+void MultiprocessHandler::Private::parkStream(std::unique_ptr<Exchange> ex, milliseconds delay)
+{
+    DaemonEventStreamPrivate *sd = DaemonEventStreamPrivate::get(ex->stream);
+    sd->nextAttempt = QDeadlineTimer(delay);
+    const quint64 id = ex->id;
+    parkedStreams[id] = std::move(ex);
+    sd->setState(DaemonEventStream::State::Retrying);
+    QTimer::singleShot(delay, this, [this, id] { resumeStream(id); });
+}
+
+void MultiprocessHandler::Private::resumeStream(quint64 id)
+{
+    const auto it = parkedStreams.find(id);
+    if (it == parkedStreams.end())
+        return; // closed meanwhile
+    std::unique_ptr<Exchange> ex = std::move(it->second);
+    parkedStreams.erase(it);
+    enqueue(std::move(ex));
+}
+
+void MultiprocessHandler::Private::onStreamSilent(Connection *c)
+{
+    if (c->dead || !c->exchange || !c->exchange->stream)
+        return;
+    const milliseconds timeout = c->exchange->stream->silenceTimeout();
+    std::unique_ptr<Exchange> ex = std::move(c->exchange);
+    removeConnection(c);
+    streamEnded(std::move(ex), {StreamFailure::Reason::Silent, 0,
+                                QStringLiteral("nothing received for %1 seconds").arg(secondsText(timeout))});
+    dispatch();
 }
 
 void MultiprocessHandler::Private::cancel(quint64 id)
@@ -595,6 +713,8 @@ void MultiprocessHandler::Private::cancel(quint64 id)
         queue.erase(it);
         return;
     }
+    if (parkedStreams.erase(id) > 0)
+        return;
     for (Connection *c : std::as_const(connections)) {
         if (c->exchange && c->exchange->id == id) {
             // The answer may be half read: the connection cannot be reused.
@@ -606,19 +726,21 @@ void MultiprocessHandler::Private::cancel(quint64 id)
     }
 }
 
-QFuture<int> MultiprocessHandler::Private::control(const QByteArray &path, const QByteArray &body,
-                                                   const QString &resultKey)
+template <typename T>
+QFuture<T> MultiprocessHandler::Private::control(const QByteArray &method, const QByteArray &path, const QByteArray &body,
+                                                 std::function<std::optional<T>(const QJsonObject &)> read)
 {
     Request request;
-    request.method = "POST";
+    request.method = method;
     request.url = QUrl(QString::fromLatin1(path));
-    request.headers.set("Content-Type", "application/json");
+    if (!body.isEmpty())
+        request.headers.set("Content-Type", "application/json");
     request.body = body;
     auto ex = makeExchange(request);
-    ex->unsafe = false; // evicting or clearing twice leaves the same cache
-    auto promise = std::make_shared<QPromise<int>>();
+    ex->unsafe = false; // evicting, clearing or reading twice leaves the same cache
+    auto promise = std::make_shared<QPromise<T>>();
     promise->start();
-    QFuture<int> future = promise->future();
+    QFuture<T> future = promise->future();
     // Completion is queued: continuations attached without a context run
     // where the promise finishes, and must not re-enter the handler mid-way.
     QPointer<Private> self(this);
@@ -628,18 +750,21 @@ QFuture<int> MultiprocessHandler::Private::control(const QByteArray &path, const
         else
             work();
     };
-    ex->onResponse = [settle, promise, resultKey, path](const Response &response) {
-        settle([promise, resultKey, path, response] {
+    ex->onResponse = [settle, promise, read, method, path](const Response &response) {
+        settle([promise, read, method, path, response] {
             const QJsonObject json = QJsonDocument::fromJson(response.body).object();
-            if (response.status == 200 && json.value(resultKey).isDouble()) {
-                promise->addResult(json.value(resultKey).toInt());
+            const std::optional<T> value = response.status == 200 ? read(json) : std::nullopt;
+            if (value) {
+                promise->addResult(*value);
             } else {
                 QString message = json.value(QLatin1String("message")).toString();
                 if (message.isEmpty())
                     message = QString::fromUtf8(response.body.left(200));
                 promise->setException(ClientException(
-                    Error{Error::Kind::BadResponse,
-                          QStringLiteral("POST %1: HTTP %2 %3").arg(QString::fromLatin1(path)).arg(response.status).arg(message)},
+                    Error{Error::Kind::BadResponse, QStringLiteral("%1 %2: HTTP %3 %4")
+                                                        .arg(QString::fromLatin1(method), QString::fromLatin1(path))
+                                                        .arg(response.status)
+                                                        .arg(message)},
                     response.status));
             }
             promise->finish();
@@ -702,15 +827,39 @@ Reply *MultiprocessHandler::request(const Request &request)
     return reply;
 }
 
+namespace {
+
+// Reads a count ("evicted", "cleared") from a control answer.
+std::function<std::optional<int>(const QJsonObject &)> countIn(const QString &key)
+{
+    return [key](const QJsonObject &json) -> std::optional<int> {
+        if (!json.value(key).isDouble())
+            return std::nullopt;
+        return json.value(key).toInt();
+    };
+}
+
+} // namespace
+
 QFuture<int> MultiprocessHandler::evict(const QStringList &urls)
 {
     const QJsonObject body{{QStringLiteral("urls"), QJsonArray::fromStringList(urls)}};
-    return d->control("/_mp/evict", QJsonDocument(body).toJson(QJsonDocument::Compact), QStringLiteral("evicted"));
+    return d->control<int>("POST", "/_mp/evict", QJsonDocument(body).toJson(QJsonDocument::Compact),
+                           countIn(QStringLiteral("evicted")));
 }
 
 QFuture<int> MultiprocessHandler::clear()
 {
-    return d->control("/_mp/clear", "{}", QStringLiteral("cleared"));
+    return d->control<int>("POST", "/_mp/clear", "{}", countIn(QStringLiteral("cleared")));
+}
+
+QFuture<QJsonObject> MultiprocessHandler::stats()
+{
+    return d->control<QJsonObject>("GET", "/_mp/stats", {}, [](const QJsonObject &json) -> std::optional<QJsonObject> {
+        if (json.isEmpty())
+            return std::nullopt; // not the daemon's snapshot
+        return json;
+    });
 }
 
 DaemonEventStream *MultiprocessHandler::openEventStream(QObject *parent)
@@ -724,9 +873,10 @@ DaemonEventStream *MultiprocessHandler::openEventStream(QObject *parent)
     ex->isStream = true;
     ex->stream = stream;
     const quint64 id = ex->id;
+    DaemonEventStreamPrivate::get(stream)->maxAttempts = d->maxConnectAttempts;
     Private *p = d.get();
     QPointer<Private> guard(p);
-    stream->m_onClose = [guard, id] {
+    DaemonEventStreamPrivate::get(stream)->onClose = [guard, id] {
         if (guard)
             guard->cancel(id);
     };

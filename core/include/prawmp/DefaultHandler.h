@@ -17,6 +17,8 @@ public:
 
     Reply *request(const Request &request) override;
     QFuture<int> evict(const QStringList &urls) override;
+    // Empties the pipeline's cache (shared by every DefaultHandler using it).
+    QFuture<int> clear() override;
 
     // The process-wide pipeline, created on first use in the calling thread.
     static RequestPipeline *sharedPipeline();

@@ -18,6 +18,9 @@ public:
     virtual Reply *request(const Request &request) = 0;
     // Drops cached answers for these URLs; resolves to how many were dropped.
     virtual QFuture<int> evict(const QStringList &urls) = 0;
+    // Drops every cached answer; resolves to how many were dropped.
+    // DefaultHandler clears this process's cache, MultiprocessHandler the daemon's.
+    virtual QFuture<int> clear() = 0;
 };
 
 } // namespace prawmp

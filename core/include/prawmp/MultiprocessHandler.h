@@ -4,6 +4,7 @@
 #include "prawmp/SseParser.h"
 
 #include <QException>
+#include <QJsonObject>
 #include <QObject>
 #include <QString>
 
@@ -93,9 +94,12 @@ public:
     // POST /_mp/evict; fails with ClientException.
     QFuture<int> evict(const QStringList &urls) override;
     // POST /_mp/clear: drops the daemon's whole cache; fails with ClientException.
-    QFuture<int> clear();
+    QFuture<int> clear() override;
+    // GET /_mp/stats: the daemon's snapshot (StatsSnapshot::fromJson reads
+    // it); fails with ClientException.
+    QFuture<QJsonObject> stats();
     // GET /_mp/events as a live stream (the caller owns it). It reconnects
-    // with the same back-off when the daemon goes away.
+    // with the same back-off when the daemon goes away (see DaemonEventStream).
     DaemonEventStream *openEventStream(QObject *parent = nullptr);
 
     QString host() const;
@@ -141,38 +145,105 @@ private:
     friend class DaemonEventStream;
 };
 
+class DaemonEventStreamPrivate;
+
 // The daemon's /_mp/events stream (Server-Sent Events: "stats" frames at
 // least every 500 ms, one "request" event per finished request). Created by
 // MultiprocessHandler::openEventStream(), owned by the caller; deleting it
 // or calling close() ends the subscription.
+//
+// It keeps itself up, so a watcher (the dashboard, `stats --watch`) survives
+// daemon restarts:
+//  - an attempt that fails (refused, timed out, a 5xx answer, silence) is
+//    reported by attemptFailed() and tried again after the handler's
+//    back-off (initialRetryDelay(), doubling up to maxRetryDelay());
+//  - an open stream that breaks (the daemon stopped, the connection
+//    dropped, silence) is reported by disconnected() and subscribed again
+//    after initialRetryDelay();
+//  - it gives up, with failed(), when the daemon refuses the subscription
+//    with a 4xx (a missing or wrong proxy token is 407: retrying cannot
+//    help), when a 200 answer is not an event stream (not a daemon), or
+//    after maxAttempts() failed attempts in a row.
 class PRAWMP_EXPORT DaemonEventStream : public QObject
 {
     Q_OBJECT
 public:
+    enum class State {
+        Connecting, // an attempt to subscribe is on its way
+        Connected,  // the daemon accepted; events flow
+        Retrying,   // the last attempt failed or the stream broke; next attempt in retryIn()
+        Failed,     // given up: failed() was emitted, no more attempts
+        Closed,     // close() was called
+    };
+    Q_ENUM(State)
+
+    // Why the last attempt failed or the open stream ended.
+    struct Failure
+    {
+        enum class Reason {
+            None,
+            Refused,          // nothing listens there
+            HostNotFound,
+            Timeout,          // the connect did not complete within connectTimeout()
+            Network,          // another socket error, or an answer that is not HTTP
+            HttpStatus,       // the daemon answered httpStatus instead of the stream
+            NotAnEventStream, // a 200 that is not text/event-stream: not a daemon
+            Silent,           // nothing arrived for silenceTimeout()
+            Closed,           // the daemon ended or dropped the open stream
+        };
+        Reason reason = Reason::None;
+        int httpStatus = 0;
+        // The daemon's JSON "message", or the socket's error text.
+        QString message;
+    };
+
     ~DaemonEventStream() override;
 
-    bool isConnected() const { return m_connected; }
+    State state() const;
+    bool isConnected() const;
     // close() was called: no more signals.
-    bool isClosed() const { return m_closed; }
+    bool isClosed() const;
     void close();
 
+    Failure lastFailure() const;
+    // Attempts that failed in a row since the stream was last connected.
+    int failedAttempts() const;
+    // While Retrying: how long until the next attempt; 0 otherwise.
+    std::chrono::milliseconds retryIn() const;
+
+    // Failed attempts in a row after which the stream gives up (failed()).
+    // 0: never. Defaults to the handler's maxConnectAttempts() when opened.
+    void setMaxAttempts(int attempts);
+    int maxAttempts() const;
+
+    // A stream, or an attempt, that receives nothing for this long is
+    // dropped and tried again (a stopped process or a suspended machine
+    // does not always close TCP). The daemon sends a stats frame at least
+    // every 500 ms, so a few seconds is safe. 0 (default): no limit.
+    void setSilenceTimeout(std::chrono::milliseconds timeout);
+    std::chrono::milliseconds silenceTimeout() const;
+
 signals:
+    void stateChanged(prawmp::DaemonEventStream::State state);
     // The daemon accepted the subscription (again, after a reconnect).
     void connected();
     void eventReceived(const prawmp::SseParser::Event &event);
-    // The stream broke; the handler reconnects on its own.
+    // The open stream broke (lastFailure() says how); it subscribes again.
     void disconnected();
-    // Given up (daemon refused the subscription, retries exhausted): no
-    // more events. httpStatus is the daemon's answer, 0 when there was none.
+    // An attempt failed; the next one follows in retryIn().
+    void attemptFailed(const prawmp::DaemonEventStream::Failure &failure);
+    // Given up: no more events. httpStatus is the daemon's answer, 0 when
+    // there was none. error.kind is Canceled when the handler was destroyed.
     void failed(const prawmp::Error &error, int httpStatus);
 
 private:
     explicit DaemonEventStream(QObject *parent);
     friend class MultiprocessHandler;
+    friend class DaemonEventStreamPrivate;
 
-    bool m_connected = false;
-    bool m_closed = false;
-    std::function<void()> m_onClose;
+    std::unique_ptr<DaemonEventStreamPrivate> d;
 };
 
 } // namespace prawmp
+
+Q_DECLARE_METATYPE(prawmp::DaemonEventStream::Failure)
