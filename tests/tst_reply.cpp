@@ -1,12 +1,15 @@
 // Reply: the promise a handler hands back. finished() fires exactly once,
 // never from inside the call that created the reply; abort() leaves with
-// Canceled; the first completion wins.
+// Canceled; the first completion wins. Completed as handlers do, through
+// core's private ReplyPrivate.
 #include "FakeReddit.h"
 
 #include "prawmp/DefaultHandler.h"
 #include "prawmp/Error.h"
 #include "prawmp/Reply.h"
 #include "prawmp/RequestPipeline.h"
+
+#include "ReplyPrivate.h"
 
 #include <QPointer>
 #include <QSignalSpy>
@@ -76,7 +79,7 @@ void TestReply::finishIsReportedOnALaterEventLoopTurn()
 {
     Reply reply;
     QSignalSpy finished(&reply, &Reply::finished);
-    reply.finish(okResponse(), CacheStatus::Hit, 7);
+    ReplyPrivate::get(&reply)->finish(okResponse(), CacheStatus::Hit, 7);
     // State is visible at once; the signal waits for the event loop, so a
     // caller that connects after the call still hears it.
     QVERIFY(reply.isFinished());
@@ -93,7 +96,7 @@ void TestReply::failIsReportedOnALaterEventLoopTurn()
 {
     Reply reply;
     QSignalSpy finished(&reply, &Reply::finished);
-    reply.fail({Error::Kind::Timeout, QStringLiteral("too slow")});
+    ReplyPrivate::get(&reply)->fail({Error::Kind::Timeout, QStringLiteral("too slow")});
     QVERIFY(reply.isFinished());
     QCOMPARE(finished.count(), 0);
     QTRY_COMPARE(finished.count(), 1);
@@ -117,13 +120,13 @@ void TestReply::firstCompletionWins()
     QSignalSpy finished(&reply, &Reply::finished);
     const Error error{Error::Kind::ConnectionFailed, QStringLiteral("reset")};
     if (failFirst) {
-        reply.fail(error);
-        reply.finish(okResponse(), CacheStatus::Hit, 3);
-        reply.fail({Error::Kind::Timeout, QStringLiteral("later")});
+        ReplyPrivate::get(&reply)->fail(error);
+        ReplyPrivate::get(&reply)->finish(okResponse(), CacheStatus::Hit, 3);
+        ReplyPrivate::get(&reply)->fail({Error::Kind::Timeout, QStringLiteral("later")});
     } else {
-        reply.finish(okResponse(), CacheStatus::Coalesced);
-        reply.fail(error);
-        reply.finish(Response{500, "Oops", {}, "x"}, CacheStatus::Miss);
+        ReplyPrivate::get(&reply)->finish(okResponse(), CacheStatus::Coalesced);
+        ReplyPrivate::get(&reply)->fail(error);
+        ReplyPrivate::get(&reply)->finish(Response{500, "Oops", {}, "x"}, CacheStatus::Miss);
     }
     QTRY_COMPARE(finished.count(), 1);
     drainEvents();
@@ -159,7 +162,7 @@ void TestReply::abortAfterFinishChangesNothing()
     Reply reply;
     QSignalSpy aborted(&reply, &Reply::abortRequested);
     QSignalSpy finished(&reply, &Reply::finished);
-    reply.finish(okResponse(), CacheStatus::Miss);
+    ReplyPrivate::get(&reply)->finish(okResponse(), CacheStatus::Miss);
     reply.abort();
     QCOMPARE(aborted.count(), 0);
     QTRY_COMPARE(finished.count(), 1);
@@ -176,7 +179,7 @@ void TestReply::handlerMayAnswerTheAbortItself()
     Reply reply;
     QSignalSpy finished(&reply, &Reply::finished);
     connect(&reply, &Reply::abortRequested, this, [&reply] {
-        reply.fail({Error::Kind::Canceled, QStringLiteral("left the queue")});
+        ReplyPrivate::get(&reply)->fail({Error::Kind::Canceled, QStringLiteral("left the queue")});
     });
     reply.abort();
     QTRY_COMPARE(finished.count(), 1);
@@ -205,7 +208,7 @@ void TestReply::deletingAFinishedReplyBeforeDeliveryIsSafe()
     {
         auto *reply = new Reply;
         connect(reply, &Reply::finished, this, [&heard] { ++heard; });
-        reply->finish(okResponse(), CacheStatus::Miss);
+        ReplyPrivate::get(reply)->finish(okResponse(), CacheStatus::Miss);
         delete reply; // the pending delivery must die with it
     }
     drainEvents();
@@ -214,15 +217,15 @@ void TestReply::deletingAFinishedReplyBeforeDeliveryIsSafe()
     // deleteLater() in the finished() slot, the usual pattern.
     QPointer<Reply> reply = new Reply;
     connect(reply, &Reply::finished, reply, &QObject::deleteLater);
-    reply->fail({Error::Kind::BadResponse, QStringLiteral("junk")});
+    ReplyPrivate::get(reply)->fail({Error::Kind::BadResponse, QStringLiteral("junk")});
     QTRY_VERIFY(reply.isNull());
 }
 
 void TestReply::waitMsIsKept()
 {
     Reply reply;
-    reply.setWaitMs(1234);
-    reply.finish(okResponse(), CacheStatus::Miss);
+    ReplyPrivate::get(&reply)->setWaitMs(1234);
+    ReplyPrivate::get(&reply)->finish(okResponse(), CacheStatus::Miss);
     QCOMPARE(reply.waitMs(), 1234);
 }
 

@@ -5,6 +5,7 @@
 
 #include "DaemonEventStreamPrivate.h"
 #include "HttpWire.h"
+#include "ReplyPrivate.h"
 
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -795,9 +796,10 @@ Reply *MultiprocessHandler::request(const Request &request)
     // A method that is not an HTTP token could smuggle a second request:
     // answered here as the daemon would answer it.
     if (!request.method.isEmpty() && !wire::isToken(request.method)) {
-        reply->finish(jsonError(400, QStringLiteral("bad_request"),
-                                QStringLiteral("invalid request method %1").arg(QString::fromLatin1(request.method.toPercentEncoding()))),
-                      CacheStatus::Bypass);
+        ReplyPrivate::get(reply)->finish(
+            jsonError(400, QStringLiteral("bad_request"),
+                      QStringLiteral("invalid request method %1").arg(QString::fromLatin1(request.method.toPercentEncoding()))),
+            CacheStatus::Bypass);
         return reply;
     }
     auto ex = d->makeExchange(request);
@@ -808,17 +810,17 @@ Reply *MultiprocessHandler::request(const Request &request)
         if (!guard)
             return;
         if (const Error error = daemonError(response)) {
-            guard->fail(error);
+            ReplyPrivate::get(guard)->fail(error);
             return;
         }
         const CacheStatus status = cacheStatusFromHeader(response.headers.value("x-cache"));
         Response r = response;
         wire::removeHopByHop(r.headers); // the connection's to the daemon, not the answer's
-        guard->finish(r, status, status == CacheStatus::Hit ? r.headers.value("age").trimmed().toLongLong() : 0);
+        ReplyPrivate::get(guard)->finish(r, status, status == CacheStatus::Hit ? r.headers.value("age").trimmed().toLongLong() : 0);
     };
     ex->onError = [guard](const Error &error) {
         if (guard)
-            guard->fail(error);
+            ReplyPrivate::get(guard)->fail(error);
     };
     Private *p = d.get();
     QObject::connect(reply, &Reply::abortRequested, p, [p, id] { p->cancel(id); });

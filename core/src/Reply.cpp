@@ -1,4 +1,4 @@
-#include "prawmp/Reply.h"
+#include "ReplyPrivate.h"
 
 namespace prawmp {
 
@@ -14,46 +14,54 @@ QByteArray cacheStatusName(CacheStatus status)
 }
 
 Reply::Reply(QObject *parent)
-    : QObject(parent)
+    : QObject(parent), d(std::make_unique<ReplyPrivate>(this))
 {
 }
 
 Reply::~Reply() = default;
 
+bool Reply::isFinished() const { return d->finished; }
+const Response &Reply::response() const { return d->response; }
+const Error &Reply::error() const { return d->error; }
+CacheStatus Reply::cacheStatus() const { return d->cacheStatus; }
+qint64 Reply::ageSeconds() const { return d->ageSeconds; }
+qint64 Reply::waitMs() const { return d->waitMs; }
+
 void Reply::abort()
 {
-    if (m_finished)
+    if (d->finished)
         return;
     // The handler reacts first (leaves the queue, aborts upstream); it may
     // even finish the reply itself, in which case fail() below is a no-op.
     emit abortRequested();
-    fail({Error::Kind::Canceled, QStringLiteral("Request canceled")});
+    d->fail({Error::Kind::Canceled, QStringLiteral("Request canceled")});
 }
 
-void Reply::finish(const Response &response, CacheStatus status, qint64 ageSeconds)
+void ReplyPrivate::finish(const Response &answer, CacheStatus status, qint64 age)
 {
-    if (m_finished)
+    if (finished)
         return;
-    m_response = response;
-    m_cacheStatus = status;
-    m_ageSeconds = ageSeconds;
+    response = answer;
+    cacheStatus = status;
+    ageSeconds = age;
     emitFinishedLater();
 }
 
-void Reply::fail(const Error &error)
+void ReplyPrivate::fail(const Error &reason)
 {
-    if (m_finished)
+    if (finished)
         return;
-    m_error = error;
+    error = reason;
     emitFinishedLater();
 }
 
-void Reply::emitFinishedLater()
+void ReplyPrivate::emitFinishedLater()
 {
     // Queued so that finished() never fires inside Handler::request(), before
     // the caller had a chance to connect (the QNetworkReply promise).
-    m_finished = true;
-    QMetaObject::invokeMethod(this, [this] { emit finished(); }, Qt::QueuedConnection);
+    finished = true;
+    Reply *reply = q;
+    QMetaObject::invokeMethod(reply, [reply] { emit reply->finished(); }, Qt::QueuedConnection);
 }
 
 } // namespace prawmp

@@ -7,6 +7,8 @@
 #include "prawmp/SharedCache.h"
 #include "prawmp/Upstream.h"
 
+#include "ReplyPrivate.h"
+
 #include <QDateTime>
 #include <QElapsedTimer>
 #include <QHash>
@@ -157,7 +159,7 @@ struct RequestPipeline::Private
                 else
                     --counters.coalesced;
                 ++counters.hits;
-                reply->finish(hit->response, CacheStatus::Hit, hit->ageSeconds);
+                ReplyPrivate::get(reply)->finish(hit->response, CacheStatus::Hit, hit->ageSeconds);
                 report(flight->request, *reply, flight->startedMs[i], flight->clientIds[i]);
             }
             drop(flight);
@@ -209,13 +211,13 @@ struct RequestPipeline::Private
             Reply *reply = flight->waiters[i];
             if (!reply || reply->isFinished())
                 continue;
-            reply->setWaitMs(flight->waitMs);
+            ReplyPrivate::get(reply)->setWaitMs(flight->waitMs);
             recordWait(flight->waitMs);
             if (error) {
                 ++counters.errors;
-                reply->fail(error);
+                ReplyPrivate::get(reply)->fail(error);
             } else {
-                reply->finish(response, i == 0 ? first : CacheStatus::Coalesced);
+                ReplyPrivate::get(reply)->finish(response, i == 0 ? first : CacheStatus::Coalesced);
             }
             report(flight->request, *reply, flight->startedMs[i], flight->clientIds[i]);
         }
@@ -258,9 +260,9 @@ struct RequestPipeline::Private
     {
         auto notCached = [this, request, startedMs](Reply *r) {
             ++counters.misses;
-            r->finish(jsonError(504, QStringLiteral("not_cached"),
-                                QStringLiteral("only-if-cached: no cached answer for this request")),
-                      CacheStatus::Miss);
+            ReplyPrivate::get(r)->finish(jsonError(504, QStringLiteral("not_cached"),
+                                                   QStringLiteral("only-if-cached: no cached answer for this request")),
+                                         CacheStatus::Miss);
             report(request, *r, startedMs, request.clientId);
         };
         if (!shared || request.wantsFreshAnswer()) {
@@ -276,7 +278,7 @@ struct RequestPipeline::Private
                 return;
             }
             ++counters.hits;
-            guard->finish(hit->response, CacheStatus::Hit, hit->ageSeconds);
+            ReplyPrivate::get(guard)->finish(hit->response, CacheStatus::Hit, hit->ageSeconds);
             report(request, *guard, startedMs, request.clientId);
         });
     }
@@ -289,7 +291,7 @@ struct RequestPipeline::Private
         if (expected <= qint64(request.maxWaitSeconds * 1000))
             return false;
         ++counters.queueRejections;
-        reply->fail({Error::Kind::QueueTimeout,
+        ReplyPrivate::get(reply)->fail({Error::Kind::QueueTimeout,
                      QStringLiteral("expected wait %1 s exceeds the allowed %2 s")
                          .arg(double(expected) / 1000.0, 0, 'f', 1)
                          .arg(request.maxWaitSeconds),
@@ -322,7 +324,7 @@ struct RequestPipeline::Private
             return;
         ++counters.queueRejections;
         const qint64 expected = limiter->expectedWaitMs(rateDomain(request), request.clientId);
-        reply->fail({Error::Kind::QueueTimeout,
+        ReplyPrivate::get(reply)->fail({Error::Kind::QueueTimeout,
                      QStringLiteral("still queued after the allowed %1 s").arg(request.maxWaitSeconds),
                      std::max(1.0, std::ceil(double(expected) / 1000.0))});
         report(request, *reply, startedMs, request.clientId);
@@ -364,7 +366,7 @@ Reply *RequestPipeline::submit(const Request &request)
         if (!fresh) {
             if (auto entry = d->cache.lookup(key)) {
                 ++d->counters.hits;
-                reply->finish(entry->response, CacheStatus::Hit, entry->ageSeconds);
+                ReplyPrivate::get(reply)->finish(entry->response, CacheStatus::Hit, entry->ageSeconds);
                 d->report(request, *reply, started, request.clientId);
                 return reply;
             }

@@ -4,14 +4,19 @@
 
 #include <QObject>
 
+#include <memory>
+
 namespace prawmp {
 
 enum class CacheStatus { Miss, Hit, Bypass, Coalesced };
 PRAWMP_EXPORT QByteArray cacheStatusName(CacheStatus status); // "HIT", "MISS", ...
 
+class ReplyPrivate;
+
 // The pending answer to one request, owned by whoever asked (delete it or
 // call deleteLater() after finished()). Like QNetworkReply: finished() is
-// emitted exactly once, never from inside Handler::request().
+// emitted exactly once, never from inside Handler::request(). Handlers
+// complete it through core's private ReplyPrivate.
 class PRAWMP_EXPORT Reply : public QObject
 {
     Q_OBJECT
@@ -19,39 +24,29 @@ public:
     explicit Reply(QObject *parent = nullptr);
     ~Reply() override;
 
-    bool isFinished() const { return m_finished; }
-    const Response &response() const { return m_response; }
-    const Error &error() const { return m_error; }
-    CacheStatus cacheStatus() const { return m_cacheStatus; }
+    bool isFinished() const;
+    const Response &response() const;
+    const Error &error() const;
+    CacheStatus cacheStatus() const;
     // Seconds the answer spent in the cache (hits only).
-    qint64 ageSeconds() const { return m_ageSeconds; }
+    qint64 ageSeconds() const;
     // Time spent queued for the rate limiter.
-    qint64 waitMs() const { return m_waitMs; }
+    qint64 waitMs() const;
 
     // Gives up on the request: a queued request leaves the queue without
     // spending budget. finished() is emitted with Error::Kind::Canceled
     // unless the reply had already finished.
     void abort();
 
-    // For handlers: complete the reply (emits finished() on the next event loop turn).
-    void finish(const Response &response, CacheStatus status, qint64 ageSeconds = 0);
-    void fail(const Error &error);
-    void setWaitMs(qint64 ms) { m_waitMs = ms; }
-
 signals:
     void finished();
-    // Internal: tells the handler the requester gave up.
+    // Emitted by abort() before the reply fails: the handler that owns the
+    // request drops it (leaves the queue, closes the connection).
     void abortRequested();
 
 private:
-    void emitFinishedLater();
-
-    Response m_response;
-    Error m_error;
-    CacheStatus m_cacheStatus = CacheStatus::Miss;
-    qint64 m_ageSeconds = 0;
-    qint64 m_waitMs = 0;
-    bool m_finished = false;
+    friend class ReplyPrivate;
+    std::unique_ptr<ReplyPrivate> d;
 };
 
 } // namespace prawmp
