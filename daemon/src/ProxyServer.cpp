@@ -216,8 +216,7 @@ void ProxyServer::adoptOpenConnection(QTcpSocket *socket)
 
 void ProxyServer::adoptConnection(QTcpSocket *socket, bool countedOpen)
 {
-    const qsizetype open = m_connections.size() + (m_workers ? m_workers->connectionCount() : 0);
-    const bool refused = m_stopping || open >= m_options.maxClients;
+    const bool refused = !hasRoomForConnection(m_workers ? m_workers->connectionCount() : 0);
     if (refused && m_rejecting >= m_rejectingCap) {
         // A crowd beyond --max-clients: a lingering 503 for each would take
         // every descriptor the upstream and the event loop need. The rest
