@@ -551,6 +551,68 @@ private slots:
         QVERIFY(daemon.stop());
     }
 
+    // A serving thread passes a request it cannot answer from the cache (a
+    // miss, a refused route, a HEAD) to the main thread and writes the
+    // answer itself, in order: the connection stays on its serving thread,
+    // and the hits after a miss are answered there again. Watched or not.
+    void missesStayOnTheirServingThread()
+    {
+        ProcessFixture daemon;
+        QVERIFY2(startDaemon(daemon, baseArgs() + QStringList{"--threads", "2"}), qPrintable(daemon.describe()));
+        EventStream stream(daemon.port()); // the dashboard watching
+        RawClient control(daemon.port());  // its own connection, handed over once
+        QVERIFY(control.waitConnected());
+        const auto stats = [&] { return control.request(get("/_mp/stats")).json(); };
+        const QJsonObject before = stats();
+        const qint64 handedOver = before["engine"].toObject()["connectionsHandedOver"].toInteger();
+        QVERIFY(handedOver >= 1); // the control connection itself
+
+        RawClient client(daemon.port());
+        QVERIFY(client.waitConnected());
+        const QList<QByteArray> requests = {
+            get("/r/stay/hot.json"),                  // miss
+            get("/r/stay/hot.json"),                  // hit, answered after the miss
+            httpRequest("HEAD", "/r/stay/new.json"),  // a HEAD: passed on
+            get("/r/stay/new.json"),                  // miss (HEAD is not cached as a GET)
+            get("http://not-allowed.invalid/r/x"),    // 403 from the router
+            get("/r/stay/new.json"),                  // hit
+            get("/r/stay/hot.json", {{"Cache-Control", "no-cache"}}), // passed on: asks for a fresh answer
+        };
+        QByteArray pipelined;
+        for (const QByteArray &r : requests)
+            pipelined += r;
+        client.write(pipelined, {false, false, true, false, false, false, false});
+        QVERIFY(client.waitForResponses(int(requests.size())));
+        const QList<RawResponse> &r = client.responses();
+        QCOMPARE(r[0].status, 200);
+        QCOMPARE(r[0].header("x-cache"), QByteArray("MISS"));
+        QCOMPARE(r[1].header("x-cache"), QByteArray("HIT"));
+        QCOMPARE(r[1].body, r[0].body);
+        QCOMPARE(r[2].status, 200);
+        QVERIFY(r[2].body.isEmpty());
+        QVERIFY(r[2].header("content-length").toLongLong() > 0);
+        QCOMPARE(r[3].header("x-cache"), QByteArray("MISS"));
+        QCOMPARE(r[4].status, 403);
+        QCOMPARE(r[4].json()["error"].toString(), QStringLiteral("host_not_allowed"));
+        QCOMPARE(r[5].header("x-cache"), QByteArray("HIT"));
+        QCOMPARE(r[5].body, r[3].body);
+        QCOMPARE(r[6].status, 200);
+        QVERIFY(client.isConnected());
+
+        // The last request of a client (Connection: close) is answered and closes.
+        const RawResponse last = client.request(get("/r/last/hot.json", {{"Connection", "close"}}));
+        QCOMPARE(last.status, 200);
+        QCOMPARE(last.header("connection").toLower(), QByteArray("close"));
+        QVERIFY(client.waitForClosed());
+
+        const QJsonObject after = stats();
+        QCOMPARE(after["engine"].toObject()["connectionsHandedOver"].toInteger(), handedOver);
+        QCOMPARE(after["engine"].toObject()["servingThreadHits"].toInteger()
+                     - before["engine"].toObject()["servingThreadHits"].toInteger(), 2);
+        QVERIFY(!stream.isClosed());
+        QVERIFY(daemon.stop());
+    }
+
     // --log-requests watches the serving threads too: each hit answered
     // there gets its line, written by the log thread.
     void logRequestsKeepsHitsOnServingThreads()

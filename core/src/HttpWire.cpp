@@ -133,6 +133,11 @@ void removeNeverForwarded(HttpHeaders &headers)
     headers = kept;
 }
 
+bool statusHasBody(int status)
+{
+    return !((status >= 100 && status < 200) || status == 204 || status == 304);
+}
+
 void appendNumber(QByteArray &out, qint64 value, int base)
 {
     char buffer[72];
@@ -229,11 +234,10 @@ void appendResponseHead(QByteArray &out, const Response &response, const Respons
         out.append("\r\n", 2);
     }
 
-    const bool noLength = (status >= 100 && status < 200) || status == 204 || status == 304;
     if (framing.stream) {
         if (framing.versionMinor >= 1 && !framing.headRequest)
             out.append("Transfer-Encoding: chunked\r\n");
-    } else if (!noLength) {
+    } else if (statusHasBody(status)) {
         qint64 length = response.body.size();
         // A HEAD answer relayed from upstream has no body but knows its length.
         qint64 announced = 0;
@@ -761,7 +765,7 @@ const llhttp_settings_t ResponseParser::Private::settings = [] {
         }
         // No body, whatever the framing fields say: interim answers, 204,
         // 304 and the answer to HEAD.
-        if (status / 100 == 1 || status == 204 || status == 304 || d->head)
+        if (!statusHasBody(status) || d->head)
             return 1;
         return 0;
     };

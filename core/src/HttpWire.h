@@ -46,6 +46,9 @@ PRAWMP_EXPORT void removeNeverForwarded(HttpHeaders &headers);
 // X-Mp-Max-Wait): they go to the daemon, never to the upstream.
 PRAWMP_EXPORT void removeDaemonFields(HttpHeaders &headers);
 
+// An answer with this status has a body (possibly empty): not 1xx, 204 or 304.
+PRAWMP_EXPORT bool statusHasBody(int status);
+
 // Decimal (or other base) digits of `value`, appended without allocating a temporary.
 PRAWMP_EXPORT void appendNumber(QByteArray &out, qint64 value, int base = 10);
 // A non-negative decimal with optional surrounding whitespace, nothing else.

@@ -161,7 +161,8 @@ QJsonObject StatsSnapshot::toJson() const
             {"rateMode", rateMode},
             {"redis", redisState},
             {"engine", QJsonObject{{"servingThreads", servingThreads},
-                                   {"servingThreadHits", double(servingThreadHits)}}},
+                                   {"servingThreadHits", double(servingThreadHits)},
+                                   {"connectionsHandedOver", double(connectionsHandedOver)}}},
             {"requestEventsNotSent", double(requestEventsNotSent)}};
 }
 
@@ -208,6 +209,7 @@ StatsSnapshot StatsSnapshot::fromJson(const QJsonObject &json)
     const QJsonObject e = json["engine"].toObject();
     s.servingThreads = e["servingThreads"].toInt();
     s.servingThreadHits = toInteger<quint64>(e["servingThreadHits"]);
+    s.connectionsHandedOver = toInteger<quint64>(e["connectionsHandedOver"]);
     s.requestEventsNotSent = toInteger<quint64>(json["requestEventsNotSent"]);
     return s;
 }

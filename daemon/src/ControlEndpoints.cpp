@@ -54,9 +54,9 @@ ControlEndpoints::ControlEndpoints(ProxyServer &server, StatsSink &stats, Reques
     m_eventTimer->start(RequestEventFeed::kBatchIntervalMs);
 }
 
-bool ControlEndpoints::isControlTarget(const QByteArray &target)
+bool ControlEndpoints::isControlTarget(QByteArrayView target)
 {
-    return target.startsWith("/_mp/") || target == "/_mp";
+    return target.startsWith("/_mp/") || target == QByteArrayView("/_mp");
 }
 
 void ControlEndpoints::handle(HttpConnection *connection, const IncomingRequest &request)

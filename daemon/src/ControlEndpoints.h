@@ -35,7 +35,7 @@ public:
 
     ControlEndpoints(ProxyServer &server, StatsSink &stats, RequestEventFeed &events);
 
-    static bool isControlTarget(const QByteArray &target);
+    static bool isControlTarget(QByteArrayView target);
     void handle(HttpConnection *connection, const IncomingRequest &request);
     // PURGE <url>: evicts that URL.
     void purge(HttpConnection *connection, const IncomingRequest &request);

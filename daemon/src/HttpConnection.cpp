@@ -44,8 +44,6 @@ const QByteArray kContinue = QByteArrayLiteral("HTTP/1.1 100 Continue\r\n\r\n");
 const QByteArray kCrLf = QByteArrayLiteral("\r\n");
 const QByteArray kLastChunk = QByteArrayLiteral("0\r\n\r\n");
 
-std::atomic<quint64> s_nextConnectionId{1};
-
 qint64 nowMs()
 {
     static const QElapsedTimer clock = [] {
@@ -412,8 +410,7 @@ void HttpConnection::Private::answer(quint64 sequence, const Response &response,
         return;
     const bool close = !slot->keepAlive || slot->closeAfter || stream;
     const int status = response.status;
-    const bool noBody = slot->headRequest || (status >= 100 && status < 200) || status == 204
-                        || status == 304;
+    const bool noBody = slot->headRequest || !wire::statusHasBody(status);
 
     if (stream) {
         // Nothing after the stream will ever be answered.
@@ -709,6 +706,12 @@ void HttpConnection::Private::onDisconnected()
 
 // ---------------------------------------------------------------- HttpConnection
 
+quint64 nextConnectionId()
+{
+    static std::atomic<quint64> next{1};
+    return next.fetch_add(1, std::memory_order_relaxed);
+}
+
 Response headerTimeoutError(int headerTimeoutMs)
 {
     return jsonError(408, QStringLiteral("request_timeout"),
@@ -721,7 +724,7 @@ HttpConnection::HttpConnection(QTcpSocket *socket, const HttpLimits &limits, QOb
 {
     d->socket = socket;
     d->limits = limits;
-    d->id = s_nextConnectionId.fetch_add(1, std::memory_order_relaxed);
+    d->id = nextConnectionId();
     d->peerAddress = socket->peerAddress();
     d->peerPort = socket->peerPort();
     d->headBuffer.reserve(1024);

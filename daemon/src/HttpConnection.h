@@ -30,6 +30,10 @@ struct HttpLimits
     int maxPipelinedRequests = 64;
 };
 
+// A process-wide connection number: HttpConnection::id() and the serving
+// threads' connections draw from the same counter, so ids never collide.
+quint64 nextConnectionId();
+
 // The 408 for request headers that did not come within `headerTimeoutMs`
 // (every serving path answers a silent client with it).
 Response headerTimeoutError(int headerTimeoutMs);

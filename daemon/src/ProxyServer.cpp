@@ -262,13 +262,17 @@ void ProxyServer::onConnectionClosed(HttpConnection *connection)
         m_stats.connectionClosed(*it);
         m_connections.erase(it);
     }
-    // Requests still waiting leave the queue before they spend budget.
+    abandonConnection(connection->id());
+    connection->deleteLater();
+}
+
+void ProxyServer::abandonConnection(quint64 connection)
+{
     const QList<Reply *> replies = m_pendingByConnection.take(connection);
     for (Reply *reply : replies) {
         if (m_pending.contains(reply))
             reply->abort();
     }
-    connection->deleteLater();
     maybeFinishShutdown();
 }
 
@@ -282,36 +286,57 @@ bool ProxyServer::authorized(const IncomingRequest &incoming) const
 
 void ProxyServer::onRequest(HttpConnection *connection, const IncomingRequest &incoming)
 {
+    const QPointer<HttpConnection> target(connection);
+    const quint64 sequence = incoming.sequence;
+    serve(Origin{connection->id(), m_connections.value(connection),
+                 [target, sequence](const Response &response) {
+                     if (target)
+                         target->respond(sequence, response);
+                 },
+                 connection},
+          incoming);
+}
+
+void ProxyServer::serveRequest(quint64 connection, const QString &peer, const IncomingRequest &request,
+                               Deliver deliver)
+{
+    serve(Origin{connection, peer, std::move(deliver), nullptr}, request);
+}
+
+void ProxyServer::serve(const Origin &origin, const IncomingRequest &incoming)
+{
     if (!authorized(incoming)) {
         Response r = jsonError(407, QStringLiteral("proxy_auth_required"),
                                QStringLiteral("send Proxy-Authorization: Bearer <token>"));
         r.headers.set("Proxy-Authenticate", "Bearer realm=\"praw-multiprocess\"");
-        connection->respond(incoming.sequence, r);
+        origin.deliver(r);
         return;
     }
     if (incoming.method == "CONNECT") {
-        connection->respond(incoming.sequence,
-                            jsonError(405, QStringLiteral("method_not_allowed"),
-                                      QStringLiteral("CONNECT is not supported: a TLS tunnel can be neither cached nor paced")));
+        origin.deliver(jsonError(405, QStringLiteral("method_not_allowed"),
+                                 QStringLiteral("CONNECT is not supported: a TLS tunnel can be neither cached nor paced")));
         return;
     }
-    if (incoming.method == "PURGE") {
-        m_control->purge(connection, incoming);
+    // The control endpoints stream (/_mp/events): the serving threads leave
+    // them, and PURGE, to the main thread's connections.
+    if (origin.http && incoming.method == "PURGE") {
+        m_control->purge(origin.http, incoming);
         return;
     }
-    if (ControlEndpoints::isControlTarget(incoming.target)) {
-        m_control->handle(connection, incoming);
+    if (origin.http && ControlEndpoints::isControlTarget(incoming.target)) {
+        m_control->handle(origin.http, incoming);
         return;
     }
+    Q_ASSERT(origin.http || (incoming.method != "PURGE" && !ControlEndpoints::isControlTarget(incoming.target)));
     const Router::Result route = m_router->resolve(incoming.target);
     if (!route.ok()) {
-        connection->respond(incoming.sequence, jsonError(route.status, route.code, route.message));
+        origin.deliver(jsonError(route.status, route.code, route.message));
         return;
     }
-    forward(connection, incoming, route.url);
+    forward(origin, incoming, route.url);
 }
 
-void ProxyServer::forward(HttpConnection *connection, const IncomingRequest &incoming, const QUrl &url)
+void ProxyServer::forward(const Origin &origin, const IncomingRequest &incoming, const QUrl &url)
 {
     Request request;
     request.method = incoming.method;
@@ -319,19 +344,18 @@ void ProxyServer::forward(HttpConnection *connection, const IncomingRequest &inc
     request.headers = incoming.headers;
     stripClientOnlyHeaders(request.headers);
     request.body = incoming.body;
-    const QString peer = m_connections.value(connection);
     const QByteArray userAgent = incoming.headers.value("user-agent");
-    request.clientId = ClientRegistry::clientId(peer, userAgent);
+    request.clientId = ClientRegistry::clientId(origin.peer, userAgent);
     request.maxWaitSeconds = m_options.maxQueueWaitSeconds;
     bool ok = false;
     const double maxWait = incoming.headers.value("x-mp-max-wait").trimmed().toDouble(&ok);
     if (ok && maxWait >= 0)
         request.maxWaitSeconds = request.maxWaitSeconds < 0 ? maxWait : std::min(maxWait, request.maxWaitSeconds);
 
-    m_stats.requestStarted(request.clientId, peer, userAgent);
+    m_stats.requestStarted(request.clientId, origin.peer, userAgent);
     Reply *reply = m_pipeline->submit(request);
-    m_pending.insert(reply, Pending{connection, incoming.sequence, request, request.clientId, m_clock.elapsed()});
-    m_pendingByConnection[connection].append(reply);
+    m_pending.insert(reply, Pending{origin.connection, origin.deliver, request, request.clientId, m_clock.elapsed()});
+    m_pendingByConnection[origin.connection].append(reply);
     connect(reply, &Reply::finished, this, [this, reply] { answer(reply); });
 }
 
@@ -352,8 +376,11 @@ void ProxyServer::answer(Reply *reply)
     m_pending.erase(it);
     reply->deleteLater();
     // find(), not operator[]: a connection already closed has no entry to re-create.
-    if (const auto byConn = m_pendingByConnection.find(pending.connection); byConn != m_pendingByConnection.end())
+    if (const auto byConn = m_pendingByConnection.find(pending.connection); byConn != m_pendingByConnection.end()) {
         byConn->removeOne(reply);
+        if (byConn->isEmpty())
+            m_pendingByConnection.erase(byConn);
+    }
 
     Response response;
     if (reply->error()) {
@@ -377,8 +404,8 @@ void ProxyServer::answer(Reply *reply)
     const qint64 totalMs = m_clock.elapsed() - pending.startedMs;
     m_stats.requestFinished(pending.clientId, reply->cacheStatus() == CacheStatus::Hit, response.body.size());
     logRequest(pending, *reply, totalMs);
-    if (pending.connection && reply->error().kind != Error::Kind::Canceled)
-        pending.connection->respond(pending.sequence, response);
+    if (reply->error().kind != Error::Kind::Canceled)
+        pending.deliver(response);
     maybeFinishShutdown();
 }
 
@@ -425,7 +452,7 @@ void ProxyServer::shutdown(int graceMs)
         m_workers->shutdown(); // their connections are all idle ones
     // Idle keep-alive connections have nothing to finish.
     for (auto it = m_connections.keyBegin(); it != m_connections.keyEnd(); ++it)
-        if (m_pendingByConnection.value(*it).isEmpty())
+        if (m_pendingByConnection.value((*it)->id()).isEmpty())
             QMetaObject::invokeMethod(*it, &HttpConnection::close, Qt::QueuedConnection);
     maybeFinishShutdown();
 }
@@ -458,6 +485,7 @@ StatsSnapshot ProxyServer::snapshot() const
     s.totals = totals();
     s.servingThreads = m_workers ? m_workers->threadCount() : 0;
     s.servingThreadHits = m_stats.servingThreadHits();
+    s.connectionsHandedOver = m_stats.connectionsHandedOver();
     s.requestEventsNotSent = m_stats.requestEventsNotSent();
     const auto cache = m_pipeline->cache().counters();
     s.cacheEntries = cache.entries;

@@ -59,6 +59,9 @@ public:
     // ConnectionHost: the serving threads' way in.
     bool hasRoomForConnection(int heldByServingThreads) const override;
     void adoptOpenConnection(QTcpSocket *socket) override;
+    void serveRequest(quint64 connection, const QString &peer, const IncomingRequest &request,
+                      Deliver deliver) override;
+    void abandonConnection(quint64 connection) override;
     RequestPipeline &pipeline() { return *m_pipeline; }
     const Router &router() const { return *m_router; }
 
@@ -66,9 +69,17 @@ signals:
     void stopped();
 
 private:
+    // Where a request came from and where its answer goes: an HttpConnection
+    // of this thread, or a serving thread's connection (`http` null).
+    struct Origin {
+        quint64 connection = 0; // HttpConnection::id() or a serving thread's id
+        QString peer;
+        Deliver deliver;
+        HttpConnection *http = nullptr; // for the control endpoints, which stream
+    };
     struct Pending {
-        QPointer<HttpConnection> connection;
-        quint64 sequence = 0;
+        quint64 connection = 0;
+        Deliver deliver;
         Request request;
         QString clientId;
         qint64 startedMs = 0;
@@ -79,7 +90,9 @@ private:
     void adoptConnection(QTcpSocket *socket, bool countedOpen);
     void onRequest(HttpConnection *connection, const IncomingRequest &incoming);
     void onConnectionClosed(HttpConnection *connection);
-    void forward(HttpConnection *connection, const IncomingRequest &incoming, const QUrl &url);
+    // The one place a request becomes an answer, whichever thread read it.
+    void serve(const Origin &origin, const IncomingRequest &incoming);
+    void forward(const Origin &origin, const IncomingRequest &incoming, const QUrl &url);
     void answer(Reply *reply);
     bool authorized(const IncomingRequest &incoming) const;
     void decorate(Response &response, const Request &request) const;
@@ -101,7 +114,7 @@ private:
     QList<QTcpServer *> m_servers;
     QHash<HttpConnection *, QString> m_connections; // -> peer address
     QHash<Reply *, Pending> m_pending;
-    QHash<HttpConnection *, QList<Reply *>> m_pendingByConnection;
+    QHash<quint64, QList<Reply *>> m_pendingByConnection; // by Origin::connection
     // Fed by every thread; declared before m_workers, which use them.
     StatsSink m_stats;
     RequestEventFeed m_events{m_stats};

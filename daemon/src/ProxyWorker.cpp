@@ -3,6 +3,8 @@
 #include "BudgetView.h"
 #include "ClientRegistry.h"
 #include "ConstantTime.h"
+#include "ControlEndpoints.h"
+#include "HttpConnection.h"
 #include "RequestEventFeed.h"
 #include "RequestLog.h"
 #include "Router.h"
@@ -21,7 +23,10 @@
 #include <QLoggingCategory>
 #include <QTcpSocket>
 
+#include <QPointer>
+
 #include <array>
+#include <optional>
 #include <charconv>
 #include <cmath>
 #include <mutex>
@@ -91,13 +96,23 @@ using wire::appendNumber;
 using wire::equalsNoCase;
 using wire::hasLineBreak;
 
-// One request a worker may answer, parsed from the peek buffer by the wire
-// module: a keep-alive HTTP/1.1 GET without body or upgrade, which asks
-// nothing the cache cannot give (no Cache-Control, Pragma or Expect). The
-// views point into the peek buffer (the parser borrows). Anything else is
-// the main path's to answer.
+// One whole request in the peek buffer, parsed by the wire module, and what
+// a worker may do with it. The views point into the peek buffer (the parser
+// borrows).
 struct Peeked
 {
+    enum class Kind {
+        // Needs the main thread's connection: a body, Expect, an upgrade,
+        // CONNECT or PURGE (and, seen by the caller, a control endpoint).
+        HandOver,
+        // Bodiless, but not one for the cache: the main thread answers it
+        // (ConnectionHost::serveRequest), the worker writes the answer.
+        PassOn,
+        // A keep-alive HTTP/1.1 GET asking nothing the cache cannot give
+        // (no Cache-Control, Pragma or TE): a hit is answered here.
+        Cacheable,
+    };
+
     QByteArrayView target;
     QByteArrayView userAgent;
     QByteArrayView proxyAuthorization;
@@ -105,12 +120,12 @@ struct Peeked
     QVarLengthArray<QByteArrayView, 2> cookies;
     QVarLengthArray<QByteArrayView, 1> acceptEncoding;
 
-    // False when the request is not one a worker answers.
-    bool take(const wire::RequestParser &parser)
+    Kind take(const wire::RequestParser &parser)
     {
         const wire::ParsedRequest &parsed = parser.request();
-        if (parsed.method != "GET" || parsed.versionMinor != 1 || !parsed.keepAlive)
-            return false;
+        if (parsed.method == "CONNECT" || parsed.method == "PURGE")
+            return Kind::HandOver;
+        bool cacheable = parsed.method == "GET" && parsed.versionMinor == 1 && parsed.keepAlive;
         target = parser.targetView();
         for (const wire::FieldView &f : parser.fieldViews()) {
             const QByteArrayView name = f.name;
@@ -118,17 +133,19 @@ struct Peeked
             switch (name.size()) {
             case 2:
                 if (equalsNoCase(name, "te"))
-                    return false;
+                    cacheable = false;
                 break;
             case 6:
                 if (equalsNoCase(name, "cookie"))
                     cookies.append(value);
-                else if (equalsNoCase(name, "expect") || equalsNoCase(name, "pragma"))
-                    return false;
+                else if (equalsNoCase(name, "expect"))
+                    return Kind::HandOver;
+                else if (equalsNoCase(name, "pragma"))
+                    cacheable = false;
                 break;
             case 7:
                 if (equalsNoCase(name, "upgrade"))
-                    return false;
+                    return Kind::HandOver;
                 break;
             case 10:
                 if (equalsNoCase(name, "user-agent") && userAgent.isNull())
@@ -138,11 +155,11 @@ struct Peeked
                 if (equalsNoCase(name, "authorization"))
                     authorization.append(value);
                 else if (equalsNoCase(name, "cache-control"))
-                    return false; // may ask for a fresh answer
+                    cacheable = false; // may ask for a fresh answer
                 break;
             case 14:
                 if (equalsNoCase(name, "content-length"))
-                    return false;
+                    return Kind::HandOver;
                 break;
             case 15:
                 if (equalsNoCase(name, "accept-encoding"))
@@ -150,7 +167,7 @@ struct Peeked
                 break;
             case 17:
                 if (equalsNoCase(name, "transfer-encoding"))
-                    return false;
+                    return Kind::HandOver;
                 break;
             case 19:
                 if (equalsNoCase(name, "proxy-authorization") && proxyAuthorization.isNull())
@@ -160,9 +177,24 @@ struct Peeked
                 break;
             }
         }
-        return true;
+        return cacheable ? Kind::Cacheable : Kind::PassOn;
     }
 };
+
+// The request being parsed, as the main thread's connections give theirs.
+IncomingRequest copyOut(const wire::RequestParser &parser)
+{
+    IncomingRequest request;
+    const wire::ParsedRequest &parsed = parser.request();
+    request.method = parsed.method;
+    request.target = parser.targetView().toByteArray();
+    request.versionMinor = parsed.versionMinor;
+    request.keepAlive = parsed.keepAlive;
+    for (const wire::FieldView &f : parser.fieldViews())
+        request.headers.add(f.name.toByteArray(), f.value.toByteArray());
+    request.sequence = 1;
+    return request;
+}
 
 // Cached answer, prepared for the wire: the status line and the upstream's
 // fields, minus what each hit sets anew (Age, X-Ratelimit-*, X-Cache and
@@ -295,6 +327,16 @@ public:
         wake();
     }
 
+    // Main thread: the answer to a request passed on (ConnectionHost::serveRequest).
+    void postAnswer(quint64 connection, const Response &response)
+    {
+        {
+            std::lock_guard lock(m_inboxMutex);
+            m_answers.push_back(Answer{connection, response});
+        }
+        wake();
+    }
+
     void closeAll()
     {
         {
@@ -307,6 +349,7 @@ public:
 private:
     struct Conn
     {
+        quint64 id = 0; // nextConnectionId(): the main thread knows it by this
         int fd = -1;
         QString peer;
         qint64 openedMs = 0;
@@ -315,6 +358,13 @@ private:
         bool lingering = false;
         qint64 lingerUntilMs = 0;
         bool handOver = false; // once the output is out
+        // A request passed on to the main thread, its answer not yet here:
+        // nothing more is read until it is written.
+        bool awaiting = false;
+        int awaitedVersionMinor = 1;
+        bool awaitedHead = false;
+        bool awaitedLast = false;      // the client's last request (no keep-alive)
+        bool closeAfterFlush = false;  // its answer ends the connection
         QByteArray pending;    // output the socket did not take yet
         qsizetype pendingPos = 0;
         QByteArray userAgent;  // the last User-Agent seen and its client id
@@ -328,8 +378,16 @@ private:
         [[maybe_unused]] const ssize_t n = ::write(m_wake, &one, sizeof one);
     }
 
+    struct Answer
+    {
+        quint64 connection = 0;
+        Response response;
+    };
+
     void run();
     void takeInbox(qint64 now);
+    void passOn(Conn *c, IncomingRequest request);
+    void writeAnswer(Conn *c, const Response &response, qint64 now);
     void refreshConfig();
     void onEvent(Conn *c, uint32_t events, qint64 now);
     void serve(Conn *c, qint64 now);
@@ -360,6 +418,7 @@ private:
 
     std::mutex m_inboxMutex;
     std::vector<int> m_inbox;
+    std::vector<Answer> m_answers;
     bool m_closeAll = false;
     bool m_quit = false;
 
@@ -367,6 +426,7 @@ private:
     std::shared_ptr<const WorkerConfig> m_config;
     quint64 m_configGeneration = 0;
     std::unordered_map<int, std::unique_ptr<Conn>> m_conns;
+    std::unordered_map<quint64, Conn *> m_byId;
     // Closed or handed over during this turn of the loop; deleted at its end,
     // so that a caller up the stack never touches a deleted Conn.
     std::vector<std::unique_ptr<Conn>> m_dead;
@@ -402,7 +462,7 @@ void ProxyWorker::run()
             std::unique_lock lock(m_inboxMutex);
             if (m_quit)
                 return;
-            if (!m_inbox.empty() || m_closeAll) {
+            if (!m_inbox.empty() || !m_answers.empty() || m_closeAll) {
                 lock.unlock();
                 takeInbox(now);
             }
@@ -426,14 +486,22 @@ void ProxyWorker::refreshConfig()
 void ProxyWorker::takeInbox(qint64 now)
 {
     std::vector<int> fds;
+    std::vector<Answer> answers;
     bool closeAll = false;
     {
         std::lock_guard lock(m_inboxMutex);
         fds.swap(m_inbox);
+        answers.swap(m_answers);
         closeAll = std::exchange(m_closeAll, false);
+    }
+    for (const Answer &answer : answers) {
+        const auto it = m_byId.find(answer.connection);
+        if (it != m_byId.end() && it->second->awaiting)
+            writeAnswer(it->second, answer.response, now);
     }
     for (int fd : fds) {
         auto conn = std::make_unique<Conn>();
+        conn->id = nextConnectionId();
         conn->fd = fd;
         conn->openedMs = conn->lastActiveMs = now;
         const QString peer = peerAddressOf(fd);
@@ -455,6 +523,7 @@ void ProxyWorker::takeInbox(qint64 now)
             continue;
         }
         m_statsSink.connectionOpened(conn->peer);
+        m_byId.emplace(conn->id, conn.get());
         m_conns.emplace(fd, std::move(conn));
     }
     if (closeAll) {
@@ -463,8 +532,8 @@ void ProxyWorker::takeInbox(qint64 now)
         for (auto &[fd, conn] : m_conns)
             all.push_back(conn.get());
         for (Conn *c : all) {
-            if (c->handOver)
-                continue; // on its way to the main thread already
+            if (c->handOver || c->awaiting)
+                continue; // on its way to the main thread, or owed an answer
             closeConn(c);
         }
     }
@@ -505,7 +574,19 @@ void ProxyWorker::onEvent(Conn *c, uint32_t events, qint64 now)
             handOver(c);
             return;
         }
-        setInterest(c, EPOLLIN | EPOLLRDHUP);
+        if (c->closeAfterFlush) {
+            beginLinger(c, now);
+            return;
+        }
+        setInterest(c, c->awaiting ? EPOLLRDHUP : EPOLLIN | EPOLLRDHUP);
+        if (c->awaiting)
+            return;
+    }
+    if (c->awaiting) {
+        // Nothing is read meanwhile; the peer leaving withdraws the request.
+        if (events & (EPOLLHUP | EPOLLRDHUP))
+            closeConn(c);
+        return;
     }
     if (events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP))
         serve(c, now);
@@ -530,6 +611,7 @@ void ProxyWorker::serve(Conn *c, qint64 now)
     std::vector<QByteArray> out;
     StatsSink::HitBatch counted;
     bool handOverNow = false;
+    std::optional<IncomingRequest> passed;
     while (consumed < size_t(n)) {
         if (config.stopping) {
             handOverNow = true;
@@ -540,15 +622,17 @@ void ProxyWorker::serve(Conn *c, qint64 now)
         qsizetype parsed = 0;
         const auto result = m_parser.parse(data + consumed, qsizetype(size_t(n) - consumed), &parsed);
         Peeked request;
-        if (result != wire::RequestParser::Result::MessageComplete || !request.take(m_parser)) {
-            handOverNow = true; // not ours, or not whole yet: the main path reads it
-            break;
-        }
-        if (!answerHit(c, request, now, out, counted)) {
-            handOverNow = true;
+        const Peeked::Kind kind = result == wire::RequestParser::Result::MessageComplete
+                                      ? request.take(m_parser) : Peeked::Kind::HandOver;
+        if (kind == Peeked::Kind::HandOver || ControlEndpoints::isControlTarget(request.target)) {
+            handOverNow = true; // not whole yet, or not ours: the main thread's connection reads it
             break;
         }
         consumed += size_t(parsed);
+        if (kind == Peeked::Kind::Cacheable && answerHit(c, request, now, out, counted))
+            continue;
+        passed = copyOut(m_parser); // after the answers before it, in order
+        break;
     }
     if (consumed > 0) {
         // Take what was answered off the socket (MSG_TRUNC: without copying it).
@@ -564,6 +648,10 @@ void ProxyWorker::serve(Conn *c, qint64 now)
         if (c->fd < 0)
             return;
     }
+    if (passed) {
+        passOn(c, std::move(*passed));
+        return;
+    }
     if (handOverNow) {
         if (c->pending.isEmpty())
             handOver(c);
@@ -576,12 +664,9 @@ bool ProxyWorker::answerHit(Conn *c, const Peeked &request, qint64 now, std::vec
                             StatsSink::HitBatch &counted)
 {
     const WorkerConfig &config = *m_config;
-    // ControlEndpoints::isControlTarget(), on the view.
-    if (request.target.startsWith("/_mp/") || request.target == QByteArrayView("/_mp"))
-        return false;
     if (!config.expectedProxyAuthorization.isEmpty()
         && !constantTimeEquals(request.proxyAuthorization.trimmed(), config.expectedProxyAuthorization))
-        return false; // the main path answers 407
+        return false; // passed on: the main thread answers 407
 
     // The memo key: target, then the credentials and codings the cache key holds.
     QByteArray memoKey;
@@ -648,16 +733,15 @@ bool ProxyWorker::answerHit(Conn *c, const Peeked &request, qint64 now, std::vec
         head.append(budgetLines(memo.domain, now, prepared));
     }
     head.append("X-Cache: HIT\r\n");
-    const int status = entry->response.status;
-    if (!((status >= 100 && status < 200) || status == 204 || status == 304)) {
+    const bool hasBody = wire::statusHasBody(entry->response.status);
+    if (hasBody) {
         head.append("Content-Length: ");
         appendNumber(head, entry->response.body.size());
         head.append("\r\n");
     }
     head.append("\r\n");
     out.push_back(std::move(head));
-    const bool noBody = (status >= 100 && status < 200) || status == 204 || status == 304;
-    if (!noBody && !entry->response.body.isEmpty())
+    if (hasBody && !entry->response.body.isEmpty())
         out.push_back(entry->response.body);
 
     // The client registry's view: client id = peer + User-Agent.
@@ -791,18 +875,66 @@ void ProxyWorker::send(Conn *c, std::vector<QByteArray> &out)
     }
 }
 
+void ProxyWorker::passOn(Conn *c, IncomingRequest request)
+{
+    c->awaiting = true;
+    c->awaitedVersionMinor = request.versionMinor;
+    c->awaitedHead = request.method == "HEAD";
+    c->awaitedLast = !request.keepAlive;
+    if (c->pending.isEmpty())
+        setInterest(c, EPOLLRDHUP); // the answers before it are out; see onEvent() otherwise
+    ProxyWorkerPool *pool = &m_pool;
+    QMetaObject::invokeMethod(pool, [pool, worker = this, id = c->id, peer = c->peer,
+                                     request = std::move(request)] {
+        pool->serveRequest(worker, id, peer, request);
+    }, Qt::QueuedConnection);
+}
+
+// The answer to a request passed on, framed by the wire module as the main
+// thread's connections frame theirs.
+void ProxyWorker::writeAnswer(Conn *c, const Response &response, qint64 now)
+{
+    c->awaiting = false;
+    c->served = true;
+    c->lastActiveMs = now;
+    const bool close = c->awaitedLast || m_config->stopping;
+    QByteArray head;
+    wire::appendResponseHead(head, response,
+                             wire::ResponseFraming{c->awaitedVersionMinor, c->awaitedHead, close, false});
+    std::vector<QByteArray> out{std::move(head)};
+    if (!c->awaitedHead && wire::statusHasBody(response.status) && !response.body.isEmpty())
+        out.push_back(response.body);
+    send(c, out);
+    if (c->fd < 0)
+        return;
+    if (!c->pending.isEmpty()) {
+        c->closeAfterFlush = close; // onEvent() goes on once the socket took it
+        return;
+    }
+    if (close)
+        beginLinger(c, now);
+    else
+        setInterest(c, EPOLLIN | EPOLLRDHUP); // the requests after it, if any
+}
+
 void ProxyWorker::handOver(Conn *c)
 {
     const int fd = c->fd;
     epoll_ctl(m_epoll, EPOLL_CTL_DEL, fd, nullptr);
     retire(c);
     qCDebug(lcWorker) << "handing connection" << fd << "over to the main thread";
+    m_statsSink.countHandOver();
     ProxyWorkerPool *pool = &m_pool;
     QMetaObject::invokeMethod(pool, [pool, fd] { pool->adopt(fd); }, Qt::QueuedConnection);
 }
 
 void ProxyWorker::closeConn(Conn *c, bool countClosed)
 {
+    if (c->awaiting) {
+        ProxyWorkerPool *pool = &m_pool;
+        QMetaObject::invokeMethod(pool, [pool, id = c->id] { pool->m_host.abandonConnection(id); },
+                                  Qt::QueuedConnection);
+    }
     const int fd = c->fd;
     epoll_ctl(m_epoll, EPOLL_CTL_DEL, fd, nullptr);
     ::close(fd);
@@ -814,6 +946,7 @@ void ProxyWorker::closeConn(Conn *c, bool countClosed)
 
 void ProxyWorker::retire(Conn *c)
 {
+    m_byId.erase(c->id);
     const auto it = m_conns.find(c->fd);
     c->fd = -1;
     if (it == m_conns.end())
@@ -851,8 +984,8 @@ void ProxyWorker::timeoutSweep(qint64 now)
         if (c->lingering) {
             if (now >= c->lingerUntilMs)
                 expired.push_back(c);
-        } else if (!c->pending.isEmpty() || c->handOver) {
-            continue; // waiting for the peer to read
+        } else if (!c->pending.isEmpty() || c->handOver || c->awaiting) {
+            continue; // waiting for the peer to read, or for the main thread's answer
         } else if (!c->served ? now - c->openedMs >= config.headerTimeoutMs
                               : now - c->lastActiveMs >= config.idleTimeoutMs) {
             expired.push_back(c);
@@ -930,6 +1063,16 @@ bool ProxyWorkerPool::dispatch(qintptr descriptor)
     m_held.fetch_add(1, std::memory_order_relaxed);
     m_workers[m_next++ % m_workers.size()]->post(int(descriptor));
     return true;
+}
+
+void ProxyWorkerPool::serveRequest(ProxyWorker *worker, quint64 connection, const QString &peer,
+                                   const IncomingRequest &request)
+{
+    const QPointer<ProxyWorkerPool> pool(this);
+    m_host.serveRequest(connection, peer, request, [pool, worker, connection](const Response &response) {
+        if (pool) // the workers go before the pool does
+            worker->postAnswer(connection, response);
+    });
 }
 
 void ProxyWorkerPool::adopt(int descriptor)

@@ -51,11 +51,17 @@ void applyBudgetHeaders(Response &response, const DomainState &state);
 // so cache hits scale with the cores and an idle connection costs a file
 // descriptor and a few hundred bytes.
 //
-// Everything else -- a miss, a control endpoint, a body, an error to
-// report, a partial request -- is left unread in the socket, and the
-// connection is handed over to the ConnectionHost (ProxyServer) in the main
-// thread, which keeps it from then on. Requests are only peeked at until a
-// worker answers them, so the main path sees every byte the client sent.
+// Any other whole request without a body -- a miss, a request with a wrong
+// token or an unknown route -- is passed on to the ConnectionHost
+// (ProxyServer), which answers it on the main thread the way it answers its
+// own connections' requests; the worker writes that answer, in order, and
+// the connection stays here. Nothing after it is read until then.
+//
+// What needs the main thread's connection -- a body, a control endpoint
+// (the /_mp/events stream), Expect, an error to report, a partial request --
+// is left unread in the socket, and the connection is handed over to the
+// ConnectionHost, which keeps it from then on. Requests are only peeked at
+// until a worker takes them, so the main path sees every byte the client sent.
 //
 // Watching does not change the path: each hit is counted in the stats sink
 // before it is written, and becomes a request event (RequestEventFeed) and
@@ -85,6 +91,8 @@ public:
 private:
     friend class ProxyWorker;
     bool dispatch(qintptr descriptor);
+    void serveRequest(ProxyWorker *worker, quint64 connection, const QString &peer,
+                      const IncomingRequest &request);
     void publishConfig();
     void adopt(int descriptor);
 

@@ -48,6 +48,10 @@ struct PRAWMP_EXPORT StatsSnapshot
     // (already part of totals.requests and totals.hits).
     int servingThreads = 0;
     quint64 servingThreadHits = 0;
+    // Connections the serving threads gave to the main thread for good
+    // (bodies, control endpoints, malformed or partial requests); misses
+    // and other bodiless requests do not move their connection.
+    quint64 connectionsHandedOver = 0;
     // Request events of /_mp/events left out (over the sampling rate, or
     // held back from a slow subscriber); the counts above include them.
     quint64 requestEventsNotSent = 0;
