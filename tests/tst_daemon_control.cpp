@@ -552,9 +552,11 @@ private slots:
     }
 
     // A serving thread passes a request it cannot answer from the cache (a
-    // miss, a refused route, a HEAD) to the main thread and writes the
-    // answer itself, in order: the connection stays on its serving thread,
-    // and the hits after a miss are answered there again. Watched or not.
+    // miss, a refused route, a HEAD, a POST) to the main thread and writes
+    // the answer itself, in order: the connection stays on its serving
+    // thread, and the hits after a miss are answered there again. Watched or
+    // not. Only a request with others pipelined behind it moves its
+    // connection (the main thread's connection queues them all at once).
     void missesStayOnTheirServingThread()
     {
         ProcessFixture daemon;
@@ -563,42 +565,44 @@ private slots:
         RawClient control(daemon.port());  // its own connection, handed over once
         QVERIFY(control.waitConnected());
         const auto stats = [&] { return control.request(get("/_mp/stats")).json(); };
+        const auto handedOver = [](const QJsonObject &s) {
+            return s["engine"].toObject()["connectionsHandedOver"].toInteger();
+        };
+        const auto servingThreadHits = [](const QJsonObject &s) {
+            return s["engine"].toObject()["servingThreadHits"].toInteger();
+        };
         const QJsonObject before = stats();
-        const qint64 handedOver = before["engine"].toObject()["connectionsHandedOver"].toInteger();
-        QVERIFY(handedOver >= 1); // the control connection itself
+        QVERIFY(handedOver(before) >= 1); // the control connection itself
 
         RawClient client(daemon.port());
         QVERIFY(client.waitConnected());
-        const QList<QByteArray> requests = {
-            get("/r/stay/hot.json"),                  // miss
-            get("/r/stay/hot.json"),                  // hit, answered after the miss
-            httpRequest("HEAD", "/r/stay/new.json"),  // a HEAD: passed on
-            get("/r/stay/new.json"),                  // miss (HEAD is not cached as a GET)
-            get("http://not-allowed.invalid/r/x"),    // 403 from the router
-            get("/r/stay/new.json"),                  // hit
-            get("/r/stay/hot.json", {{"Cache-Control", "no-cache"}}), // passed on: asks for a fresh answer
-        };
-        QByteArray pipelined;
-        for (const QByteArray &r : requests)
-            pipelined += r;
-        client.write(pipelined, {false, false, true, false, false, false, false});
-        QVERIFY(client.waitForResponses(int(requests.size())));
-        const QList<RawResponse> &r = client.responses();
-        QCOMPARE(r[0].status, 200);
-        QCOMPARE(r[0].header("x-cache"), QByteArray("MISS"));
-        QCOMPARE(r[1].header("x-cache"), QByteArray("HIT"));
-        QCOMPARE(r[1].body, r[0].body);
-        QCOMPARE(r[2].status, 200);
-        QVERIFY(r[2].body.isEmpty());
-        QVERIFY(r[2].header("content-length").toLongLong() > 0);
-        QCOMPARE(r[3].header("x-cache"), QByteArray("MISS"));
-        QCOMPARE(r[4].status, 403);
-        QCOMPARE(r[4].json()["error"].toString(), QStringLiteral("host_not_allowed"));
-        QCOMPARE(r[5].header("x-cache"), QByteArray("HIT"));
-        QCOMPARE(r[5].body, r[3].body);
-        QCOMPARE(r[6].status, 200);
+        const RawResponse miss = client.request(get("/r/stay/hot.json"));
+        QCOMPARE(miss.status, 200);
+        QCOMPARE(miss.header("x-cache"), QByteArray("MISS"));
+        const RawResponse hit = client.request(get("/r/stay/hot.json"));
+        QCOMPARE(hit.header("x-cache"), QByteArray("HIT"));
+        QCOMPARE(hit.body, miss.body);
+        const RawResponse head = client.request(httpRequest("HEAD", "/r/stay/new.json"), true);
+        QCOMPARE(head.status, 200);
+        QVERIFY(head.body.isEmpty());
+        QVERIFY(head.header("content-length").toLongLong() > 0);
+        const RawResponse refused = client.request(get("http://not-allowed.invalid/r/x"));
+        QCOMPARE(refused.status, 403);
+        QCOMPARE(refused.json()["error"].toString(), QStringLiteral("host_not_allowed"));
+        const RawResponse fresh = client.request(get("/r/stay/hot.json", {{"Cache-Control", "no-cache"}}));
+        QCOMPARE(fresh.status, 200);
+        QVERIFY(fresh.header("x-cache") != "HIT");
+        const RawResponse post = client.request(httpRequest("POST", "/api/comment",
+            {{"Content-Type", "application/x-www-form-urlencoded"}}, "thing_id=t3_x&text=stay"));
+        QVERIFY2(post.status > 0 && post.header("x-cache") == "BYPASS", qPrintable(post.describe()));
+        // Hits pipelined in front of a miss: answered in order, on this thread.
+        client.write(get("/r/stay/hot.json") + get("/r/stay/hot.json") + get("/r/stay/top.json"),
+                     {false, false, false});
+        QVERIFY(client.waitForResponses(9));
+        QCOMPARE(client.responses()[6].header("x-cache"), QByteArray("HIT"));
+        QCOMPARE(client.responses()[7].header("x-cache"), QByteArray("HIT"));
+        QCOMPARE(client.responses()[8].header("x-cache"), QByteArray("MISS"));
         QVERIFY(client.isConnected());
-
         // The last request of a client (Connection: close) is answered and closes.
         const RawResponse last = client.request(get("/r/last/hot.json", {{"Connection", "close"}}));
         QCOMPARE(last.status, 200);
@@ -606,9 +610,18 @@ private slots:
         QVERIFY(client.waitForClosed());
 
         const QJsonObject after = stats();
-        QCOMPARE(after["engine"].toObject()["connectionsHandedOver"].toInteger(), handedOver);
-        QCOMPARE(after["engine"].toObject()["servingThreadHits"].toInteger()
-                     - before["engine"].toObject()["servingThreadHits"].toInteger(), 2);
+        QCOMPARE(handedOver(after), handedOver(before));
+        QCOMPARE(servingThreadHits(after) - servingThreadHits(before), 3);
+
+        // A miss with a hit pipelined behind it: that connection moves, and
+        // both are answered in order.
+        RawClient pipelining(daemon.port());
+        QVERIFY(pipelining.waitConnected());
+        pipelining.write(get("/r/moves/hot.json") + get("/r/stay/hot.json"), {false, false});
+        QVERIFY(pipelining.waitForResponses(2));
+        QCOMPARE(pipelining.responses()[0].header("x-cache"), QByteArray("MISS"));
+        QCOMPARE(pipelining.responses()[1].header("x-cache"), QByteArray("HIT"));
+        QCOMPARE(handedOver(stats()), handedOver(before) + 1);
         QVERIFY(!stream.isClosed());
         QVERIFY(daemon.stop());
     }

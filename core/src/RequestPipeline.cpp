@@ -94,18 +94,7 @@ struct RequestPipeline::Private
     {
         if (!q->isSignalConnected(QMetaMethod::fromSignal(&RequestPipeline::requestFinished)))
             return;
-        RequestRecord r;
-        r.finishedAtMs = QDateTime::currentMSecsSinceEpoch();
-        r.clientId = clientId;
-        r.method = request.method;
-        r.url = redactedUrl(request.url);
-        r.status = reply.response().status;
-        r.cacheStatus = reply.cacheStatus();
-        r.error = reply.error() ? reply.error().code() : QString();
-        r.waitMs = reply.waitMs();
-        r.totalMs = clock.elapsed() - startedMs;
-        r.bytes = reply.response().body.size();
-        emit q->requestFinished(r);
+        emit q->requestFinished(RequestRecord::answered(clientId, request, reply, clock.elapsed() - startedMs));
     }
 
     QString rateDomain(const Request &request) const
@@ -331,6 +320,37 @@ struct RequestPipeline::Private
         waiterGone(flight, reply);
     }
 };
+
+RequestRecord RequestRecord::answered(const QString &clientId, const Request &request, const Reply &reply,
+                                     qint64 totalMs)
+{
+    RequestRecord r;
+    r.finishedAtMs = QDateTime::currentMSecsSinceEpoch();
+    r.clientId = clientId;
+    r.method = request.method;
+    r.url = RequestPipeline::redactedUrl(request.url);
+    r.status = reply.response().status;
+    r.cacheStatus = reply.cacheStatus();
+    r.error = reply.error() ? reply.error().code() : QString();
+    r.waitMs = reply.waitMs();
+    r.totalMs = totalMs;
+    r.bytes = reply.response().body.size();
+    return r;
+}
+
+RequestRecord RequestRecord::hit(const QString &clientId, const QByteArray &method, const QString &redactedUrl,
+                                 const Response &answer)
+{
+    RequestRecord r;
+    r.finishedAtMs = QDateTime::currentMSecsSinceEpoch();
+    r.clientId = clientId;
+    r.method = method;
+    r.url = redactedUrl;
+    r.status = answer.status;
+    r.cacheStatus = CacheStatus::Hit;
+    r.bytes = answer.body.size();
+    return r;
+}
 
 RequestPipeline::RequestPipeline(const PipelineConfig &config, QObject *parent)
     : QObject(parent), d(std::make_unique<Private>(config))

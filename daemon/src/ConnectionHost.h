@@ -30,7 +30,7 @@ public:
     // Main thread: takes over a connection the serving threads held (already
     // counted as open in the stats sink) from its first unread byte.
     virtual void adoptOpenConnection(QTcpSocket *socket) = 0;
-    // Main thread: answers a whole, bodiless request that a serving thread
+    // Main thread: answers a whole request (body included) that a serving thread
     // read off its connection `connection` (ids shared with HttpConnection)
     // and that the cache could not answer. The serving thread writes the
     // answer `deliver` is given, so the connection never changes threads.

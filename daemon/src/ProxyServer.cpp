@@ -415,17 +415,7 @@ void ProxyServer::logRequest(const Pending &pending, const Reply &reply, qint64 
     if (level <= 0)
         return;
     RequestLog::Entry entry;
-    RequestRecord &r = entry.record;
-    r.finishedAtMs = QDateTime::currentMSecsSinceEpoch();
-    r.clientId = pending.clientId;
-    r.method = pending.request.method;
-    r.url = RequestPipeline::redactedUrl(pending.request.url);
-    r.status = reply.response().status;
-    r.cacheStatus = reply.cacheStatus();
-    r.error = reply.error() ? reply.error().code() : QString();
-    r.waitMs = reply.waitMs();
-    r.totalMs = totalMs;
-    r.bytes = reply.response().body.size();
+    entry.record = RequestRecord::answered(pending.clientId, pending.request, reply, totalMs);
     if (level >= 2) {
         entry.requestBody = pending.request.body;
         entry.responseBody = reply.response().body;

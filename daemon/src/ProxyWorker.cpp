@@ -102,10 +102,11 @@ using wire::hasLineBreak;
 struct Peeked
 {
     enum class Kind {
-        // Needs the main thread's connection: a body, Expect, an upgrade,
-        // CONNECT or PURGE (and, seen by the caller, a control endpoint).
+        // Needs the main thread's connection: Expect, an upgrade, CONNECT or
+        // PURGE (and, seen by the caller, a control endpoint, or a request
+        // not whole in the buffer).
         HandOver,
-        // Bodiless, but not one for the cache: the main thread answers it
+        // Whole, but not one for the cache: the main thread answers it
         // (ConnectionHost::serveRequest), the worker writes the answer.
         PassOn,
         // A keep-alive HTTP/1.1 GET asking nothing the cache cannot give
@@ -159,7 +160,7 @@ struct Peeked
                 break;
             case 14:
                 if (equalsNoCase(name, "content-length"))
-                    return Kind::HandOver;
+                    cacheable = false;
                 break;
             case 15:
                 if (equalsNoCase(name, "accept-encoding"))
@@ -167,7 +168,7 @@ struct Peeked
                 break;
             case 17:
                 if (equalsNoCase(name, "transfer-encoding"))
-                    return Kind::HandOver;
+                    cacheable = false;
                 break;
             case 19:
                 if (equalsNoCase(name, "proxy-authorization") && proxyAuthorization.isNull())
@@ -190,6 +191,7 @@ IncomingRequest copyOut(const wire::RequestParser &parser)
     request.target = parser.targetView().toByteArray();
     request.versionMinor = parsed.versionMinor;
     request.keepAlive = parsed.keepAlive;
+    request.body = parsed.body; // shared, not copied
     for (const wire::FieldView &f : parser.fieldViews())
         request.headers.add(f.name.toByteArray(), f.value.toByteArray());
     request.sequence = 1;
@@ -282,6 +284,9 @@ struct WorkerConfig
     int headerTimeoutMs = 10'000;
     int idleTimeoutMs = 75'000;
     qsizetype maxHeaderBytes = 64 * 1024;
+    // Bodies a worker reads whole from its peek buffer (smaller ones than
+    // --max-body: a longer body is left to the main thread's connection).
+    qint64 maxBodyBytes = 0;
 };
 
 class ProxyWorker
@@ -618,9 +623,15 @@ void ProxyWorker::serve(Conn *c, qint64 now)
             break;
         }
         m_parser.reset();
-        m_parser.setLimits(wire::RequestLimits{config.maxHeaderBytes, 0});
+        m_parser.setLimits(wire::RequestLimits{config.maxHeaderBytes, config.maxBodyBytes});
+        const qsizetype available = qsizetype(size_t(n) - consumed);
         qsizetype parsed = 0;
-        const auto result = m_parser.parse(data + consumed, qsizetype(size_t(n) - consumed), &parsed);
+        auto result = m_parser.parse(data + consumed, available, &parsed);
+        if (result == wire::RequestParser::Result::HeadersComplete && !m_parser.expectsContinue()) {
+            qsizetype body = 0; // whole in the buffer, or the main thread's connection reads it
+            result = m_parser.parse(data + consumed + parsed, available - parsed, &body);
+            parsed += body;
+        }
         Peeked request;
         const Peeked::Kind kind = result == wire::RequestParser::Result::MessageComplete
                                       ? request.take(m_parser) : Peeked::Kind::HandOver;
@@ -628,9 +639,17 @@ void ProxyWorker::serve(Conn *c, qint64 now)
             handOverNow = true; // not whole yet, or not ours: the main thread's connection reads it
             break;
         }
-        consumed += size_t(parsed);
-        if (kind == Peeked::Kind::Cacheable && answerHit(c, request, now, out, counted))
+        if (kind == Peeked::Kind::Cacheable && answerHit(c, request, now, out, counted)) {
+            consumed += size_t(parsed);
             continue;
+        }
+        if (consumed + size_t(parsed) < size_t(n)) {
+            // More requests pipelined behind it: the main thread's connection
+            // reads ahead and has them all in the queue at once.
+            handOverNow = true;
+            break;
+        }
+        consumed += size_t(parsed);
         passed = copyOut(m_parser); // after the answers before it, in order
         break;
     }
@@ -777,14 +796,7 @@ void ProxyWorker::report(RouteMemo &memo, const Conn &c, const Response &answer)
         return;
     if (memo.redactedUrl.isEmpty())
         memo.redactedUrl = RequestPipeline::redactedUrl(memo.keyed.url);
-    RequestRecord record;
-    record.finishedAtMs = QDateTime::currentMSecsSinceEpoch();
-    record.clientId = c.clientId;
-    record.method = memo.keyed.method;
-    record.url = memo.redactedUrl;
-    record.status = answer.status;
-    record.cacheStatus = CacheStatus::Hit;
-    record.bytes = answer.body.size();
+    RequestRecord record = RequestRecord::hit(c.clientId, memo.keyed.method, memo.redactedUrl, answer);
     if (logLevel > 0)
         m_log.write(RequestLog::Entry{record, {}, logLevel >= 2 ? answer.body : QByteArray()});
     if (event)
@@ -1100,6 +1112,7 @@ void ProxyWorkerPool::publishConfig()
     config->headerTimeoutMs = limits.headerTimeoutMs;
     config->idleTimeoutMs = limits.idleTimeoutMs;
     config->maxHeaderBytes = limits.maxHeaderBytes;
+    config->maxBodyBytes = std::min<qint64>(limits.maxBodyBytes, kPeekBytes);
     std::lock_guard lock(m_configMutex);
     m_config = std::move(config);
     m_configGeneration.fetch_add(1, std::memory_order_release);

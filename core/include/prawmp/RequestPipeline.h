@@ -38,6 +38,15 @@ struct PRAWMP_EXPORT RequestRecord
     qint64 waitMs = 0;
     qint64 totalMs = 0;
     qint64 bytes = 0;
+
+    // The one way records are made. A request answered through the pipeline
+    // (`reply` finished), `totalMs` after it came:
+    static RequestRecord answered(const QString &clientId, const Request &request, const Reply &reply,
+                                  qint64 totalMs);
+    // A cache hit answered without it (the daemon's serving threads);
+    // `redactedUrl` is RequestPipeline::redactedUrl() of its URL.
+    static RequestRecord hit(const QString &clientId, const QByteArray &method, const QString &redactedUrl,
+                             const Response &answer);
 };
 
 struct PRAWMP_EXPORT PipelineCounters
