@@ -552,7 +552,8 @@ private slots:
     }
 
     // A serving thread passes a request it cannot answer from the cache (a
-    // miss, a refused route, a HEAD, a POST) to the main thread and writes
+    // miss, a refused route, a HEAD, a POST, a control request but the
+    // event stream) to the main thread and writes
     // the answer itself, in order: the connection stays on its serving
     // thread, and the hits after a miss are answered there again. Watched or
     // not. Only a request with others pipelined behind it moves its
@@ -561,8 +562,9 @@ private slots:
     {
         ProcessFixture daemon;
         QVERIFY2(startDaemon(daemon, baseArgs() + QStringList{"--threads", "2"}), qPrintable(daemon.describe()));
-        EventStream stream(daemon.port()); // the dashboard watching
-        RawClient control(daemon.port());  // its own connection, handed over once
+        EventStream stream(daemon.port()); // the dashboard watching: its stream is handed over
+        QVERIFY(stream.waitForEvent([](const prawmp::SseParser::Event &e) { return e.name == "stats"; }, 2000));
+        RawClient control(daemon.port());  // stats, evict, clear: answered on its serving thread
         QVERIFY(control.waitConnected());
         const auto stats = [&] { return control.request(get("/_mp/stats")).json(); };
         const auto handedOver = [](const QJsonObject &s) {
@@ -572,7 +574,7 @@ private slots:
             return s["engine"].toObject()["servingThreadHits"].toInteger();
         };
         const QJsonObject before = stats();
-        QVERIFY(handedOver(before) >= 1); // the control connection itself
+        QCOMPARE(handedOver(before), 1); // the event stream
 
         RawClient client(daemon.port());
         QVERIFY(client.waitConnected());
@@ -621,6 +623,10 @@ private slots:
         QVERIFY(pipelining.waitForResponses(2));
         QCOMPARE(pipelining.responses()[0].header("x-cache"), QByteArray("MISS"));
         QCOMPARE(pipelining.responses()[1].header("x-cache"), QByteArray("HIT"));
+        QCOMPARE(handedOver(stats()), handedOver(before) + 1);
+        // PURGE and the other control requests but the stream: no move either.
+        QCOMPARE(control.request(httpRequest("PURGE", "/r/stay/hot.json")).json()["evicted"].toInt(), 1);
+        QCOMPARE(control.request(httpRequest("POST", "/_mp/clear")).status, 200);
         QCOMPARE(handedOver(stats()), handedOver(before) + 1);
         QVERIFY(!stream.isClosed());
         QVERIFY(daemon.stop());

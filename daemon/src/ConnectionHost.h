@@ -14,7 +14,8 @@ struct Response;
 // What the serving threads need from the server that owns them: whether
 // one more connection fits, the answer to a request they do not answer from
 // the cache themselves, and a home on the main thread for a connection
-// whose requests they cannot read (bodies, control endpoints, errors).
+// whose requests they cannot take whole (long bodies, the /_mp/events
+// stream, malformed requests).
 // ProxyServer implements it; the serving threads know nothing else of it.
 class ConnectionHost
 {

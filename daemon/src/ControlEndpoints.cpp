@@ -59,72 +59,79 @@ bool ControlEndpoints::isControlTarget(QByteArrayView target)
     return target.startsWith("/_mp/") || target == QByteArrayView("/_mp");
 }
 
-void ControlEndpoints::handle(HttpConnection *connection, const IncomingRequest &request)
+bool ControlEndpoints::isEventStream(QByteArrayView target)
+{
+    return target == QByteArrayView("/_mp/events") || target.startsWith("/_mp/events?");
+}
+
+void ControlEndpoints::handle(const IncomingRequest &request, const Deliver &deliver, HttpConnection *connection)
 {
     const qsizetype q = request.target.indexOf('?');
     const QByteArray path = q < 0 ? request.target : request.target.left(q);
     const bool get = request.method == "GET" || request.method == "HEAD";
-    const quint64 seq = request.sequence;
 
     if (path == "/_mp/health") {
         if (!get)
-            return connection->respond(seq, methodNotAllowed("GET"));
+            return deliver(methodNotAllowed("GET"));
         const StatsSnapshot s = m_server.snapshot();
-        return connection->respond(seq, jsonResponse(200, {{"status", QStringLiteral("ok")},
-                                                           {"version", s.version},
-                                                           {"uptimeSeconds", s.uptimeSeconds},
-                                                           {"redis", s.redisState},
-                                                           {"connections", s.connections}}));
+        return deliver(jsonResponse(200, {{"status", QStringLiteral("ok")},
+                                          {"version", s.version},
+                                          {"uptimeSeconds", s.uptimeSeconds},
+                                          {"redis", s.redisState},
+                                          {"connections", s.connections}}));
     }
     if (path == "/_mp/stats") {
         if (!get)
-            return connection->respond(seq, methodNotAllowed("GET"));
-        return connection->respond(seq, jsonResponse(200, m_server.snapshot().toJson()));
+            return deliver(methodNotAllowed("GET"));
+        return deliver(jsonResponse(200, m_server.snapshot().toJson()));
     }
     if (path == "/_mp/metrics") {
         if (!get)
-            return connection->respond(seq, methodNotAllowed("GET"));
+            return deliver(methodNotAllowed("GET"));
         Response r;
         r.status = 200;
         r.headers.set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
         r.body = prometheusText(m_server.snapshot());
-        return connection->respond(seq, r);
+        return deliver(r);
     }
     if (path == "/_mp/events") {
         if (request.method != "GET")
-            return connection->respond(seq, methodNotAllowed("GET"));
-        return subscribe(connection, seq);
+            return deliver(methodNotAllowed("GET"));
+        if (!connection)
+            return deliver(jsonError(500, QStringLiteral("internal_error"),
+                                     QStringLiteral("/_mp/events needs the connection it came on")));
+        return subscribe(connection, request.sequence);
     }
     if (path == "/_mp/evict") {
         if (request.method != "POST")
-            return connection->respond(seq, methodNotAllowed("POST"));
+            return deliver(methodNotAllowed("POST"));
         QJsonParseError parseError;
         const QJsonDocument doc = QJsonDocument::fromJson(request.body, &parseError);
         const QJsonValue urls = doc.object().value("urls");
         if (parseError.error != QJsonParseError::NoError || !doc.isObject() || !urls.isArray())
-            return connection->respond(seq, jsonError(400, QStringLiteral("bad_request"),
-                                                      QStringLiteral("expected a JSON body {\"urls\": [...]}")));
+            return deliver(jsonError(400, QStringLiteral("bad_request"),
+                                     QStringLiteral("expected a JSON body {\"urls\": [...]}")));
         QStringList list;
         for (const QJsonValue &v : urls.toArray()) {
             if (!v.isString())
-                return connection->respond(seq, jsonError(400, QStringLiteral("bad_request"),
-                                                          QStringLiteral("\"urls\" must hold strings")));
+                return deliver(jsonError(400, QStringLiteral("bad_request"),
+                                         QStringLiteral("\"urls\" must hold strings")));
             list.append(v.toString());
         }
-        return connection->respond(seq, jsonResponse(200, {{"evicted", evictUrls(list)}}));
+        return deliver(jsonResponse(200, {{"evicted", evictUrls(list)}}));
     }
     if (path == "/_mp/clear") {
         if (request.method != "POST")
-            return connection->respond(seq, methodNotAllowed("POST"));
-        return connection->respond(seq, jsonResponse(200, {{"cleared", m_server.pipeline().clear()}}));
+            return deliver(methodNotAllowed("POST"));
+        return deliver(jsonResponse(200, {{"cleared", m_server.pipeline().clear()}}));
     }
-    connection->respond(seq, jsonError(404, QStringLiteral("not_found"),
-                                       QStringLiteral("unknown control endpoint %1").arg(QString::fromUtf8(path))));
+    deliver(jsonError(404, QStringLiteral("not_found"),
+                      QStringLiteral("unknown control endpoint %1").arg(QString::fromUtf8(path))));
 }
 
-void ControlEndpoints::purge(HttpConnection *connection, const IncomingRequest &request)
+void ControlEndpoints::purge(const IncomingRequest &request, const Deliver &deliver)
 {
-    connection->respond(request.sequence, jsonResponse(200, {{"evicted", evictUrls({QString::fromUtf8(request.target)})}}));
+    deliver(jsonResponse(200, {{"evicted", evictUrls({QString::fromUtf8(request.target)})}}));
 }
 
 int ControlEndpoints::evictUrls(const QStringList &urls)

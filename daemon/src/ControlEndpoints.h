@@ -8,6 +8,8 @@
 #include <QObject>
 #include <QPointer>
 
+#include <functional>
+
 class QTimer;
 
 namespace prawmp {
@@ -35,10 +37,17 @@ public:
 
     ControlEndpoints(ProxyServer &server, StatsSink &stats, RequestEventFeed &events);
 
+    using Deliver = std::function<void(const Response &)>;
+
     static bool isControlTarget(QByteArrayView target);
-    void handle(HttpConnection *connection, const IncomingRequest &request);
+    // /_mp/events: the one endpoint that needs the connection itself (it streams).
+    static bool isEventStream(QByteArrayView target);
+    // Answers through `deliver`. `connection`: the main thread's connection
+    // the request came on, for /_mp/events; null for a request a serving
+    // thread passed on, which is never one for the stream.
+    void handle(const IncomingRequest &request, const Deliver &deliver, HttpConnection *connection);
     // PURGE <url>: evicts that URL.
-    void purge(HttpConnection *connection, const IncomingRequest &request);
+    void purge(const IncomingRequest &request, const Deliver &deliver);
 
     // Prometheus text exposition format (version 0.0.4).
     static QByteArray prometheusText(const StatsSnapshot &stats);

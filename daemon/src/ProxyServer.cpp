@@ -317,17 +317,14 @@ void ProxyServer::serve(const Origin &origin, const IncomingRequest &incoming)
                                  QStringLiteral("CONNECT is not supported: a TLS tunnel can be neither cached nor paced")));
         return;
     }
-    // The control endpoints stream (/_mp/events): the serving threads leave
-    // them, and PURGE, to the main thread's connections.
-    if (origin.http && incoming.method == "PURGE") {
-        m_control->purge(origin.http, incoming);
+    if (incoming.method == "PURGE") {
+        m_control->purge(incoming, origin.deliver);
         return;
     }
-    if (origin.http && ControlEndpoints::isControlTarget(incoming.target)) {
-        m_control->handle(origin.http, incoming);
+    if (ControlEndpoints::isControlTarget(incoming.target)) {
+        m_control->handle(incoming, origin.deliver, origin.http);
         return;
     }
-    Q_ASSERT(origin.http || (incoming.method != "PURGE" && !ControlEndpoints::isControlTarget(incoming.target)));
     const Router::Result route = m_router->resolve(incoming.target);
     if (!route.ok()) {
         origin.deliver(jsonError(route.status, route.code, route.message));

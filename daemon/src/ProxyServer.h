@@ -75,7 +75,7 @@ private:
         quint64 connection = 0; // HttpConnection::id() or a serving thread's id
         QString peer;
         Deliver deliver;
-        HttpConnection *http = nullptr; // for the control endpoints, which stream
+        HttpConnection *http = nullptr; // for /_mp/events, which streams on it
     };
     struct Pending {
         quint64 connection = 0;

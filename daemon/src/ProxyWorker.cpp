@@ -102,9 +102,9 @@ using wire::hasLineBreak;
 struct Peeked
 {
     enum class Kind {
-        // Needs the main thread's connection: Expect, an upgrade, CONNECT or
-        // PURGE (and, seen by the caller, a control endpoint, or a request
-        // not whole in the buffer).
+        // Needs the main thread's connection: Expect, an upgrade or CONNECT
+        // (and, seen by the caller, the /_mp/events stream, or a request not
+        // whole in the buffer).
         HandOver,
         // Whole, but not one for the cache: the main thread answers it
         // (ConnectionHost::serveRequest), the worker writes the answer.
@@ -124,7 +124,7 @@ struct Peeked
     Kind take(const wire::RequestParser &parser)
     {
         const wire::ParsedRequest &parsed = parser.request();
-        if (parsed.method == "CONNECT" || parsed.method == "PURGE")
+        if (parsed.method == "CONNECT")
             return Kind::HandOver;
         bool cacheable = parsed.method == "GET" && parsed.versionMinor == 1 && parsed.keepAlive;
         target = parser.targetView();
@@ -633,9 +633,11 @@ void ProxyWorker::serve(Conn *c, qint64 now)
             parsed += body;
         }
         Peeked request;
-        const Peeked::Kind kind = result == wire::RequestParser::Result::MessageComplete
-                                      ? request.take(m_parser) : Peeked::Kind::HandOver;
-        if (kind == Peeked::Kind::HandOver || ControlEndpoints::isControlTarget(request.target)) {
+        Peeked::Kind kind = result == wire::RequestParser::Result::MessageComplete
+                                ? request.take(m_parser) : Peeked::Kind::HandOver;
+        if (ControlEndpoints::isControlTarget(request.target))
+            kind = ControlEndpoints::isEventStream(request.target) ? Peeked::Kind::HandOver : Peeked::Kind::PassOn;
+        if (kind == Peeked::Kind::HandOver) {
             handOverNow = true; // not whole yet, or not ours: the main thread's connection reads it
             break;
         }

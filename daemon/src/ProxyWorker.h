@@ -52,18 +52,18 @@ void applyBudgetHeaders(Response &response, const DomainState &state);
 // descriptor and a few hundred bytes.
 //
 // Any other request whole in one read (a body of up to 64 KiB included) --
-// a miss, a POST, a request with a wrong token or an unknown route -- is passed on to the ConnectionHost
-// (ProxyServer), which answers it on the main thread the way it answers its
-// own connections' requests; the worker writes that answer, in order, and
-// the connection stays here. Nothing after it is read until then; a
-// request with others pipelined behind it is handed over (below), so that
-// all of them wait in the queue at once.
+// a miss, a POST, a control request, a wrong token, an unknown route -- is
+// passed on to the ConnectionHost (ProxyServer), which answers it on the
+// main thread as it answers its own connections' requests. The worker
+// writes that answer, in order, and the connection stays here. Nothing after
+// it is read until then; a request with others pipelined behind it is
+// handed over (below), so that all of them wait in the queue at once.
 //
-// What needs the main thread's connection -- a longer body, a control endpoint
-// (the /_mp/events stream), Expect, an error to report, a partial request --
-// is left unread in the socket, and the connection is handed over to the
-// ConnectionHost, which keeps it from then on. Requests are only peeked at
-// until a worker takes them, so the main path sees every byte the client sent.
+// What needs the main thread's connection -- a longer body, the /_mp/events
+// stream, Expect, an error to report, a partial request -- is left unread
+// in the socket, and the connection is handed over to the ConnectionHost,
+// which keeps it from then on. Requests are only peeked at until a worker
+// takes them, so the main path sees every byte the client sent.
 //
 // Watching does not change the path: each hit is counted in the stats sink
 // before it is written, and becomes a request event (RequestEventFeed) and

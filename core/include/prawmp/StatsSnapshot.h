@@ -49,8 +49,8 @@ struct PRAWMP_EXPORT StatsSnapshot
     int servingThreads = 0;
     quint64 servingThreadHits = 0;
     // Connections the serving threads gave to the main thread for good
-    // (bodies, control endpoints, malformed or partial requests); misses
-    // and other bodiless requests do not move their connection.
+    // (the /_mp/events stream, long bodies, pipelined misses, malformed or
+    // partial requests); misses and control requests do not move theirs.
     quint64 connectionsHandedOver = 0;
     // Request events of /_mp/events left out (over the sampling rate, or
     // held back from a slow subscriber); the counts above include them.
