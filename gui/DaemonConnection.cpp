@@ -59,6 +59,7 @@ void DaemonConnection::configureHandler()
     m_handler->setInitialRetryDelay(std::chrono::milliseconds(m_initialRetryMs));
     m_handler->setMaxRetryDelay(std::chrono::milliseconds(m_maxRetryMs));
     m_handler->setConnectTimeout(std::chrono::milliseconds(m_staleMs));
+    m_handler->setControlTimeout(std::chrono::milliseconds(m_controlTimeoutMs));
     // A control request the user asked for fails at once when no daemon
     // listens; only the event stream keeps trying.
     m_handler->setMaxConnectAttempts(1);
@@ -119,6 +120,12 @@ void DaemonConnection::setRetryDelays(int initialMs, int maxMs)
 void DaemonConnection::setStaleTimeoutMs(int ms)
 {
     m_staleMs = std::max(100, ms);
+    configureHandler();
+}
+
+void DaemonConnection::setControlTimeoutMs(int ms)
+{
+    m_controlTimeoutMs = std::max(1, ms);
     configureHandler();
 }
 

@@ -95,6 +95,10 @@ public:
     // maxMs; a stream silent for staleMs is considered dead.
     void setRetryDelays(int initialMs, int maxMs);
     void setStaleTimeoutMs(int ms);
+    // A control request (evict, clear, stats) with no answer this long
+    // fails (controlFinished with ok false: "... did not answer ... within
+    // N seconds"). Default 10 s (MultiprocessHandler::setControlTimeout).
+    void setControlTimeoutMs(int ms);
 
     void evict(const QStringList &urls);
     void clearCache();
@@ -134,6 +138,7 @@ private:
     int m_initialRetryMs = 250;
     int m_maxRetryMs = 4000;
     int m_staleMs;
+    int m_controlTimeoutMs = 10'000;
 
     // Events of one read, emitted together once the read is done.
     QList<RequestRecord> m_pendingRecords;

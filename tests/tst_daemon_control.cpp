@@ -11,6 +11,12 @@
 
 #include <cmath>
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 using namespace dtk;
 using prawmp::test::FakeReddit;
 
@@ -238,6 +244,66 @@ double sampleValue(const QMap<QString, Family> &families, const QString &name)
     const Family f = families.value(name);
     return f.samples.isEmpty() ? -1 : f.samples.first().value;
 }
+
+
+// An /_mp/events subscriber that reads only when told to: a plain socket
+// whose receive buffer is made small before it connects, so the kernel
+// takes little of what the daemon sends it.
+class StalledSubscriber
+{
+public:
+    ~StalledSubscriber()
+    {
+        if (m_fd >= 0)
+            ::close(m_fd);
+    }
+
+    bool subscribe(quint16 port)
+    {
+        m_fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        const int size = 4096;
+        ::setsockopt(m_fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_port = htons(port);
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (::connect(m_fd, reinterpret_cast<sockaddr *>(&address), sizeof address) != 0)
+            return false;
+        ::fcntl(m_fd, F_SETFL, ::fcntl(m_fd, F_GETFL) | O_NONBLOCK);
+        const QByteArray request = get("/_mp/events");
+        return ::send(m_fd, request.constData(), size_t(request.size()), 0) == request.size();
+    }
+
+    // Takes what the kernel holds now.
+    void read()
+    {
+        char buffer[65536];
+        for (int i = 0; i < 4096; ++i) {
+            const ssize_t n = ::recv(m_fd, buffer, sizeof buffer, 0);
+            if (n <= 0)
+                return;
+            raw.append(buffer, n);
+        }
+    }
+
+    // Its frames (each is written in one chunk: the chunk framing never cuts one).
+    QList<QPair<QByteArray, QJsonObject>> frames() const
+    {
+        static const QRegularExpression re(QStringLiteral("event: (\\w+)\ndata: ([^\n]*)\n\n"));
+        QList<QPair<QByteArray, QJsonObject>> out;
+        const QString text = QString::fromLatin1(raw);
+        for (auto it = re.globalMatch(text); it.hasNext();) {
+            const QRegularExpressionMatch m = it.next();
+            out.append({m.captured(1).toLatin1(), QJsonDocument::fromJson(m.captured(2).toLatin1()).object()});
+        }
+        return out;
+    }
+
+    QByteArray raw;
+
+private:
+    int m_fd = -1;
+};
 
 } // namespace
 
@@ -629,6 +695,84 @@ private slots:
         QCOMPARE(control.request(httpRequest("POST", "/_mp/clear")).status, 200);
         QCOMPARE(handedOver(stats()), handedOver(before) + 1);
         QVERIFY(!stream.isClosed());
+        QVERIFY(daemon.stop());
+    }
+
+    // A subscriber that does not read falls behind by more than 1 MiB: it
+    // gets no more request events, only stats frames that count them as
+    // not sent, while the subscriber that reads and the clients are served
+    // throughout. (Its disconnection past 8 MiB, which stats frames alone
+    // take long to reach, is tested on EventSubscribers with small limits.)
+    void slowSubscriberGetsStatsFramesOnly()
+    {
+        ProcessFixture daemon;
+        QVERIFY2(startDaemon(daemon, baseArgs() + QStringList{"--threads", "2"}), qPrintable(daemon.describe()));
+        EventStream fast(daemon.port());
+        const auto isStats = [](const prawmp::SseParser::Event &e) { return e.name == "stats"; };
+        QVERIFY2(fast.waitForEvent(isStats, 5000), "no stats frame");
+        StalledSubscriber slow;
+        QVERIFY(slow.subscribe(daemon.port()));
+        QVERIFY(QTest::qWaitFor([&] {
+            slow.read();
+            return slow.raw.contains("event: stats");
+        }, 5000));
+
+        // Long URLs make big request events: some 2.5 KiB each.
+        const QByteArray target = "/r/watched/hot.json?pad=" + QByteArray(2400, 'p');
+        QCOMPARE(fetch(daemon.port(), get(target)).header("x-cache"), QByteArray("MISS"));
+        constexpr int kBatches = 20;
+        constexpr int kPerBatch = 100;
+        constexpr int kRequests = kBatches * kPerBatch + 1;
+        RawClient client(daemon.port());
+        QVERIFY(client.waitConnected());
+        QByteArray batch;
+        for (int i = 0; i < kPerBatch; ++i)
+            batch += get(target, {{"User-Agent", "slow-subscriber/1.0"}});
+        for (int b = 0; b < kBatches; ++b) {
+            client.write(batch, QList<bool>(kPerBatch, false));
+            QVERIFY2(client.waitForResponses((b + 1) * kPerBatch), qPrintable(QString::number(b)));
+        }
+
+        const auto isWatched = [&](const QByteArray &name, const QJsonObject &o) {
+            return name == "request" && o["url"].toString().contains(QLatin1String(target));
+        };
+        // The reading subscriber: every event sent or counted as not sent.
+        qint64 fastSent = 0, fastNotSent = -1;
+        QVERIFY(QTest::qWaitFor([&] {
+            fastSent = std::count_if(fast.events().cbegin(), fast.events().cend(), [&](const auto &e) {
+                return isWatched(e.name, QJsonDocument::fromJson(e.data).object());
+            });
+            for (auto it = fast.events().crbegin(); it != fast.events().crend(); ++it)
+                if (isStats(*it)) {
+                    fastNotSent = QJsonDocument::fromJson(it->data).object()["requestEventsNotSent"].toInteger();
+                    break;
+                }
+            return fastSent + fastNotSent == kRequests;
+        }, 10000));
+        QVERIFY(!fast.isClosed());
+
+        // The stalled one catches up now: its own count adds the events it
+        // was too slow for, and it got fewer.
+        qint64 slowSent = 0, slowNotSent = -1;
+        const bool accounted = QTest::qWaitFor([&] {
+            slow.read();
+            const auto frames = slow.frames();
+            slowSent = std::count_if(frames.cbegin(), frames.cend(), [&](const auto &f) { return isWatched(f.first, f.second); });
+            for (auto it = frames.crbegin(); it != frames.crend(); ++it)
+                if (it->first == "stats") {
+                    slowNotSent = it->second["requestEventsNotSent"].toInteger();
+                    break;
+                }
+            return slowSent + slowNotSent == kRequests;
+        }, 10000);
+        QVERIFY2(accounted, qPrintable(QStringLiteral("%1 sent + %2 not sent != %3").arg(slowSent).arg(slowNotSent).arg(kRequests)));
+        qInfo("reading subscriber: %lld sent, %lld not sent; stalled one: %lld sent, %lld not sent",
+              fastSent, fastNotSent, slowSent, slowNotSent);
+        QVERIFY2(slowNotSent > fastNotSent, "the stalled subscriber was sent every request event");
+        // Past the limit, not before: it got more than 1 MiB of them.
+        QVERIFY2(slowSent * qint64(target.size()) > 1024 * 1024, qPrintable(QString::number(slowSent)));
+        // Stats frames reached it after it had fallen behind.
+        QVERIFY(slowNotSent - fastNotSent > 0);
         QVERIFY(daemon.stop());
     }
 

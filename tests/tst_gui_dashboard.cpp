@@ -37,6 +37,8 @@
 #include <QSettings>
 #include <QSignalSpy>
 #include <QSortFilterProxyModel>
+#include <QTcpServer>
+#include <QTcpSocket>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QTimer>
@@ -164,6 +166,7 @@ private slots:
     void followsPalette();
     void offersLocalDaemonWhenNoneAnswers();
     void tokenIsSentAndNeverShown();
+    void silentDaemonControlRequestFailsInTime();
 
 private:
     bool startDaemon(ProcessFixture &daemon, quint16 port, const QStringList &extra = {});
@@ -593,6 +596,41 @@ void tst_GuiDashboard::tokenIsSentAndNeverShown()
     window.connectTo({QStringLiteral("127.0.0.1"), port, token}, /*rememberToken=*/true);
     QCOMPARE(ServerHistory(settings).recent().first().token, token);
     QVERIFY(ServerHistory(settings).recent().first().displayName() == QStringLiteral("127.0.0.1:%1").arg(port));
+}
+
+// Something that accepts connections and never answers (a hung daemon):
+// the user's Clear fails with a message saying so, instead of waiting forever.
+void tst_GuiDashboard::silentDaemonControlRequestFailsInTime()
+{
+    QTcpServer silent;
+    QVERIFY(silent.listen(QHostAddress::LocalHost, 0));
+    int requests = 0;
+    connect(&silent, &QTcpServer::newConnection, &silent, [&] {
+        while (QTcpSocket *socket = silent.nextPendingConnection())
+            connect(socket, &QTcpSocket::readyRead, socket, [&requests, socket] {
+                if (socket->readAll().contains("/_mp/clear"))
+                    ++requests;
+            });
+    });
+
+    MainWindow window;
+    window.connection()->setRetryDelays(100, 400);
+    window.connection()->setControlTimeoutMs(2000);
+    window.show();
+    window.connectTo({QStringLiteral("127.0.0.1"), silent.serverPort(), {}});
+    QSignalSpy answers(window.connection(), &DaemonConnection::controlFinished);
+    QSignalSpy actions(&window, &MainWindow::actionFinished);
+    window.clearCache();
+    QTRY_COMPARE_WITH_TIMEOUT(requests, 1, kTimeoutMs);
+    QTRY_COMPARE_WITH_TIMEOUT(answers.size(), 1, kTimeoutMs);
+    const auto result = answers.first().first().value<DaemonConnection::ControlResult>();
+    QCOMPARE(result.action, DaemonConnection::ControlResult::Action::Clear);
+    QVERIFY(!result.ok);
+    QVERIFY2(result.message.contains(QStringLiteral("did not answer POST /_mp/clear within 2 seconds")),
+             qPrintable(result.message));
+    QCOMPARE(actions.size(), 1);
+    QVERIFY2(window.lastActionMessage().startsWith(QStringLiteral("Clear failed: ")), qPrintable(window.lastActionMessage()));
+    QVERIFY(window.lastActionMessage().contains(QStringLiteral("did not answer")));
 }
 
 QTEST_MAIN(tst_GuiDashboard)

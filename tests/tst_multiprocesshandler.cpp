@@ -729,6 +729,47 @@ private slots:
         }
     }
 
+    // A daemon that accepts the connection and never answers: evict, clear
+    // and stats fail with Timeout after controlTimeout(), and the
+    // connections they used are dropped.
+    void controlCallsTimeOutOnASilentDaemon()
+    {
+        MisbehavingDaemon standIn(MisbehavingDaemon::Mode::Hang);
+        QVERIFY(standIn.listen());
+        auto handler = handlerFor(standIn.port());
+        QCOMPARE(handler->controlTimeout(), std::chrono::milliseconds(10s));
+        handler->setControlTimeout(3s); // long enough for all three to arrive on a loaded machine
+        QFuture<int> evicted = handler->evict({QStringLiteral("/r/x/about.json")});
+        QFuture<int> cleared = handler->clear();
+        QFuture<QJsonObject> stats = handler->stats();
+        // All three reached it; none has an answer.
+        QTRY_COMPARE_WITH_TIMEOUT(standIn.requests, 3, 10000);
+        QTRY_VERIFY_WITH_TIMEOUT(evicted.isFinished() && cleared.isFinished() && stats.isFinished(), 10000);
+        const auto failureOf = [](auto future) -> Error {
+            try {
+                future.waitForFinished();
+            } catch (const ClientException &e) {
+                return e.error();
+            }
+            return {};
+        };
+        const QString prefix = QStringLiteral("The multiprocess server at 127.0.0.1:%1 did not answer ").arg(standIn.port());
+        const struct {
+            Error error;
+            QString call;
+        } outcomes[] = {{failureOf(evicted), QStringLiteral("POST /_mp/evict")},
+                        {failureOf(cleared), QStringLiteral("POST /_mp/clear")},
+                        {failureOf(stats), QStringLiteral("GET /_mp/stats")}};
+        for (const auto &outcome : outcomes) {
+            QCOMPARE(outcome.error.kind, Error::Kind::Timeout);
+            QCOMPARE(outcome.error.message, prefix + outcome.call + QStringLiteral(" within 3 seconds."));
+        }
+        // Given up on, not sent again.
+        QTRY_COMPARE(standIn.closedByPeer, 3);
+        QCOMPARE(standIn.connections, 3);
+        QCOMPARE(standIn.requests, 3);
+    }
+
     void brokenConnectionsFailAfterThreeAttempts_data()
     {
         QTest::addColumn<MisbehavingDaemon::Mode>("mode");

@@ -22,6 +22,7 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <utility>
 #include <vector>
 
 namespace prawmp {
@@ -238,6 +239,7 @@ public:
     milliseconds initialDelay{2000};
     milliseconds maxDelay{64000};
     milliseconds connectTimeout{10000};
+    milliseconds controlTimeout{10000};
     int maxConnectAttempts = 0;
     int maxAttempts = 3;
     int maxConnections = 8;
@@ -739,13 +741,20 @@ QFuture<T> MultiprocessHandler::Private::control(const QByteArray &method, const
     request.body = body;
     auto ex = makeExchange(request);
     ex->unsafe = false; // evicting, clearing or reading twice leaves the same cache
+    ex->id = nextId++;
+    const quint64 id = ex->id;
     auto promise = std::make_shared<QPromise<T>>();
     promise->start();
     QFuture<T> future = promise->future();
+    // The first of answer, error and timeout settles the call; `settled` is
+    // set at once, the promise finishes queued.
+    auto settled = std::make_shared<bool>(false);
     // Completion is queued: continuations attached without a context run
     // where the promise finishes, and must not re-enter the handler mid-way.
     QPointer<Private> self(this);
-    auto settle = [self, promise](std::function<void()> work) {
+    auto settle = [self, promise, settled](std::function<void()> work) {
+        if (std::exchange(*settled, true))
+            return;
         if (self && !self->destroying)
             QMetaObject::invokeMethod(self, std::move(work), Qt::QueuedConnection);
         else
@@ -777,6 +786,25 @@ QFuture<T> MultiprocessHandler::Private::control(const QByteArray &method, const
             promise->finish();
         });
     };
+    if (controlTimeout > milliseconds(0)) {
+        // Whatever holds it up (a daemon that accepted and went silent, the
+        // connect back-off, a queue behind busy connections), the caller
+        // hears within the timeout. A timer per call: a control call is rare.
+        const milliseconds timeout = controlTimeout;
+        QTimer::singleShot(timeout, this, [this, id, settle, settled, promise, method, path, timeout] {
+            if (*settled)
+                return;
+            cancel(id);
+            const Error error{Error::Kind::Timeout,
+                              QStringLiteral("The multiprocess server at %1 did not answer %2 %3 within %4 seconds.")
+                                  .arg(address(), QString::fromLatin1(method), QString::fromLatin1(path),
+                                       secondsText(timeout))};
+            settle([promise, error] {
+                promise->setException(ClientException(error));
+                promise->finish();
+            });
+        });
+    }
     enqueue(std::move(ex));
     return future;
 }
@@ -921,5 +949,8 @@ int MultiprocessHandler::maxConnections() const { return d->maxConnections; }
 
 void MultiprocessHandler::setConnectTimeout(milliseconds timeout) { d->connectTimeout = std::max(milliseconds(1), timeout); }
 milliseconds MultiprocessHandler::connectTimeout() const { return d->connectTimeout; }
+
+void MultiprocessHandler::setControlTimeout(milliseconds timeout) { d->controlTimeout = std::max(milliseconds(0), timeout); }
+milliseconds MultiprocessHandler::controlTimeout() const { return d->controlTimeout; }
 
 } // namespace prawmp

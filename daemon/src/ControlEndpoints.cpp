@@ -1,8 +1,8 @@
 #include "ControlEndpoints.h"
 
+#include "EventSubscribers.h"
 #include "ProxyServer.h"
 #include "RequestEventFeed.h"
-#include "StatsSink.h"
 
 #include "prawmp/JsonResponses.h"
 
@@ -39,19 +39,18 @@ void metric(QByteArray &out, const char *name, const char *type, const char *hel
 
 } // namespace
 
-ControlEndpoints::ControlEndpoints(ProxyServer &server, StatsSink &stats, RequestEventFeed &events)
-    : QObject(&server), m_server(server), m_stats(stats), m_events(events)
+ControlEndpoints::ControlEndpoints(ProxyServer &server, RequestEventFeed &events)
+    : QObject(&server), m_server(server), m_events(events)
 {
+    m_subscribers = new EventSubscribers(m_events, this);
+    // Also without subscribers: /_mp/stats and /_mp/metrics show the rates.
     m_timer = new QTimer(this);
     connect(m_timer, &QTimer::timeout, this, [this] {
         takeSample();
-        if (!m_subscribers.isEmpty())
-            sendStats();
+        if (!m_subscribers->isEmpty())
+            m_subscribers->sendStats(m_server.snapshot().toJson());
     });
     m_timer->start(kStatsIntervalMs);
-    m_eventTimer = new QTimer(this);
-    connect(m_eventTimer, &QTimer::timeout, this, &ControlEndpoints::sendRequestEvents);
-    m_eventTimer->start(RequestEventFeed::kBatchIntervalMs);
 }
 
 bool ControlEndpoints::isControlTarget(QByteArrayView target)
@@ -100,7 +99,7 @@ void ControlEndpoints::handle(const IncomingRequest &request, const Deliver &del
         if (!connection)
             return deliver(jsonError(500, QStringLiteral("internal_error"),
                                      QStringLiteral("/_mp/events needs the connection it came on")));
-        return subscribe(connection, request.sequence);
+        return m_subscribers->add(connection, request.sequence, m_server.snapshot().toJson());
     }
     if (path == "/_mp/evict") {
         if (request.method != "POST")
@@ -143,71 +142,6 @@ int ControlEndpoints::evictUrls(const QStringList &urls)
         resolved.append(r.ok() ? r.url.toString() : url);
     }
     return m_server.pipeline().evict(resolved);
-}
-
-void ControlEndpoints::subscribe(HttpConnection *connection, quint64 sequence)
-{
-    Response head;
-    head.status = 200;
-    head.headers.set("Content-Type", "text/event-stream");
-    head.headers.set("Cache-Control", "no-cache");
-    connection->startStream(sequence, head);
-    m_subscribers.append({connection, sequence, 0});
-    m_events.setWanted(true);
-    // The first frame at once, so a dashboard has something to draw.
-    const QByteArray json = QJsonDocument(m_server.snapshot().toJson()).toJson(QJsonDocument::Compact);
-    connection->writeStreamData(sequence, "event: stats\ndata: " + json + "\n\n");
-}
-
-void ControlEndpoints::pruneSubscribers()
-{
-    for (qsizetype i = 0; i < m_subscribers.size();) {
-        const Subscriber &s = m_subscribers[i];
-        if (s.connection && s.connection->isOpen() && s.connection->outputBacklog() > kDisconnectBacklogBytes)
-            s.connection->close(); // too far behind: it can reconnect and start afresh
-        if (!s.connection || !s.connection->isOpen()) {
-            m_subscribers.removeAt(i);
-            continue;
-        }
-        ++i;
-    }
-    m_events.setWanted(!m_subscribers.isEmpty());
-}
-
-void ControlEndpoints::sendStats()
-{
-    pruneSubscribers();
-    QJsonObject json = m_server.snapshot().toJson();
-    const quint64 notSent = m_stats.requestEventsNotSent();
-    const QByteArray shared = "event: stats\ndata: " + QJsonDocument(json).toJson(QJsonDocument::Compact) + "\n\n";
-    for (const Subscriber &s : std::as_const(m_subscribers)) {
-        if (s.eventsHeldBack == 0) {
-            s.connection->writeStreamData(s.sequence, shared);
-            continue;
-        }
-        // Its own count: the sampled-out events and those it was too slow for.
-        json["requestEventsNotSent"] = double(notSent + s.eventsHeldBack);
-        s.connection->writeStreamData(s.sequence, "event: stats\ndata: "
-                                                      + QJsonDocument(json).toJson(QJsonDocument::Compact) + "\n\n");
-    }
-}
-
-void ControlEndpoints::sendRequestEvents()
-{
-    pruneSubscribers();
-    const QList<RequestRecord> records = m_events.take();
-    if (records.isEmpty() || m_subscribers.isEmpty())
-        return;
-    QByteArray frames;
-    for (const RequestRecord &record : records)
-        frames += "event: request\ndata: " + QJsonDocument(requestRecordToJson(record)).toJson(QJsonDocument::Compact)
-                  + "\n\n";
-    for (Subscriber &s : m_subscribers) {
-        if (s.connection->outputBacklog() > kEventsBacklogBytes)
-            s.eventsHeldBack += quint64(records.size());
-        else
-            s.connection->writeStreamData(s.sequence, frames);
-    }
 }
 
 void ControlEndpoints::onRequestFinished(const RequestRecord &record)

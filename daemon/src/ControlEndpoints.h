@@ -6,7 +6,6 @@
 
 #include <QList>
 #include <QObject>
-#include <QPointer>
 
 #include <functional>
 
@@ -14,28 +13,25 @@ class QTimer;
 
 namespace prawmp {
 
+class EventSubscribers;
 class ProxyServer;
 class RequestEventFeed;
-class StatsSink;
 
 // The reserved /_mp/ endpoints and PURGE: health, stats, metrics, the
 // Server-Sent Events stream, evict and clear. Never forwarded upstream.
 //
 // /_mp/events: a stats frame every kStatsIntervalMs, and the request
 // events of every thread in batches (RequestEventFeed, sampled past its
-// rate). A subscriber that does not keep up never holds anyone back: with
-// more than kEventsBacklogBytes not yet taken by it, it gets no request
-// events (counted in its stats frames as not sent), only stats frames; past
-// kDisconnectBacklogBytes it is disconnected.
+// rate); EventSubscribers sends them, and keeps a slow subscriber from
+// holding anyone back (its limits: 1 MiB not taken, then stats frames only;
+// 8 MiB, then disconnected).
 class ControlEndpoints : public QObject
 {
     Q_OBJECT
 public:
     static constexpr int kStatsIntervalMs = 500;
-    static constexpr qint64 kEventsBacklogBytes = 1024 * 1024;
-    static constexpr qint64 kDisconnectBacklogBytes = 8 * 1024 * 1024;
 
-    ControlEndpoints(ProxyServer &server, StatsSink &stats, RequestEventFeed &events);
+    ControlEndpoints(ProxyServer &server, RequestEventFeed &events);
 
     using Deliver = std::function<void(const Response &)>;
 
@@ -57,26 +53,13 @@ public:
     void onRequestFinished(const RequestRecord &record);
 
 private:
-    struct Subscriber {
-        QPointer<HttpConnection> connection;
-        quint64 sequence = 0;
-        quint64 eventsHeldBack = 0; // request events it was too slow for
-    };
-
-    void subscribe(HttpConnection *connection, quint64 sequence);
-    // Forgets closed subscribers, disconnects those too far behind.
-    void pruneSubscribers();
-    void sendStats();
-    void sendRequestEvents();
     int evictUrls(const QStringList &urls);
     void takeSample();
 
     ProxyServer &m_server;
-    StatsSink &m_stats;
     RequestEventFeed &m_events;
-    QList<Subscriber> m_subscribers;
+    EventSubscribers *m_subscribers = nullptr;
     QTimer *m_timer = nullptr;
-    QTimer *m_eventTimer = nullptr;
     // Samples of the totals for the per-second rates (last ~5 s).
     struct Sample { qint64 ms; PipelineCounters totals; };
     QList<Sample> m_samples;

@@ -829,6 +829,12 @@ qint64 HttpConnection::bytesSent() const
 
 qint64 HttpConnection::outputBacklog() const { return d->socket ? pendingOutput(d->socket) : 0; }
 
+void HttpConnection::setSendBufferSize(int bytes)
+{
+    if (d->socket && bytes > 0)
+        d->socket->setSocketOption(QAbstractSocket::SendBufferSizeSocketOption, bytes);
+}
+
 void HttpConnection::respond(quint64 sequence, const Response &response)
 {
     if (d->state != Private::State::Open)

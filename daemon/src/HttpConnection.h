@@ -58,6 +58,10 @@ public:
     qint64 bytesSent() const;
     // Bytes written that the peer has not taken yet (a slow event subscriber's backlog).
     qint64 outputBacklog() const;
+    // Caps what the kernel holds for the peer (SO_SNDBUF; Linux doubles it
+    // for its bookkeeping). Without it the kernel's autotuning lets several
+    // MiB sit there, unseen by outputBacklog().
+    void setSendBufferSize(int bytes);
 
     // Answers request `sequence`. Adds Content-Length (HEAD: the length the
     // body would have, no body bytes) and Connection: close when the

@@ -73,7 +73,7 @@ ProxyServer::ProxyServer(const DaemonOptions &options, QObject *parent)
         }
     }
     m_log.setLevel(options.logRequests);
-    m_control = new ControlEndpoints(*this, m_stats, m_events);
+    m_control = new ControlEndpoints(*this, m_events);
     connect(m_pipeline, &RequestPipeline::requestFinished, m_control, &ControlEndpoints::onRequestFinished);
     // TLS keeps everything on this thread: the workers read and write raw
     // sockets. Watching (event subscribers, --log-requests) does not matter:

@@ -11,8 +11,8 @@ namespace prawmp {
 class StatsSink;
 
 // The request events of /_mp/events, from every thread that answers
-// requests, on their way to the main thread (ControlEndpoints takes them in
-// batches, every kBatchIntervalMs).
+// requests, on their way to the main thread (EventSubscribers takes them in
+// batches, every kBatchIntervalMs while anybody subscribes).
 //
 // Past kMaxEventsPerSecond the events of that second are not made at all,
 // only counted (StatsSink::requestEventsNotSent, in every stats frame): a

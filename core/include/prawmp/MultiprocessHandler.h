@@ -16,10 +16,11 @@ namespace prawmp {
 
 class DaemonEventStream;
 
-// What MultiprocessHandler's futures (evict(), clear()) fail with: the
-// original's ClientException. error().kind is DaemonUnavailable when the
-// daemon could not be reached or kept dropping the connection; httpStatus()
-// is set when the daemon answered with an error status (407, 400...).
+// What MultiprocessHandler's futures (evict(), clear(), stats()) fail with:
+// the original's ClientException. error().kind is DaemonUnavailable when the
+// daemon could not be reached or kept dropping the connection, Timeout when
+// no answer came within controlTimeout(); httpStatus() is set when the
+// daemon answered with an error status (407, 400...).
 class PRAWMP_EXPORT ClientException : public QException
 {
 public:
@@ -138,6 +139,16 @@ public:
     // A connect that has not completed by then counts as failed (default 10 s).
     void setConnectTimeout(std::chrono::milliseconds timeout);
     std::chrono::milliseconds connectTimeout() const;
+
+    // evict(), clear() and stats() that have no answer this long after the
+    // call fail with ClientException, error().kind Timeout ("did not answer
+    // ... within N seconds"), whatever held them up: a daemon that accepted
+    // the connection and never answered, connect retries, a full pool. The
+    // connection is dropped. Default 10 s; 0: wait forever. Calls already
+    // made keep the timeout they started with. Requests and event streams
+    // have their own rules (above, DaemonEventStream::setSilenceTimeout).
+    void setControlTimeout(std::chrono::milliseconds timeout);
+    std::chrono::milliseconds controlTimeout() const;
 
 private:
     class Private;
