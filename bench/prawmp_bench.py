@@ -1244,6 +1244,7 @@ class Bench:
         made = int(r["requests"])
         counted = int(last["totals"]["requests"] - first["totals"]["requests"])
         hits = int(last["totals"]["hits"] - first["totals"]["hits"])
+        others = {k: int(last["totals"].get(k, 0) - first["totals"].get(k, 0)) for k in ("misses", "coalesced")}
         served = last.get("engine", {}).get("servingThreadHits")
         served = None if served is None else int(served - first.get("engine", {}).get("servingThreadHits", 0))
         notsent = last.get("requestEventsNotSent")
@@ -1262,13 +1263,20 @@ class Bench:
               "means 0 ≤ counted − made ≤ %d (the connections still in flight) and the subscriber still "
               "connected and receiving at the end. The script exits non-zero on FAIL.\n"
               % (conns, seconds, path, conns)]
-        md.append("| wrk s | requests made | counted | counted − made | hits counted | served on serving threads "
-                  "| request events not sent | subscriber | bytes of stream read | req/s | errors | result |")
+        md.append("| wrk s | requests made | counted | counted − made | hits / misses / coalesced counted "
+                  "| served on serving threads | request events not sent | subscriber | bytes of stream read | req/s "
+                  "| errors | result |")
         md.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
-        md.append("| %d | %d | %d | %d | %d | %s | %s | %s | %d | %.0f | %d | **%s** |" % (
-            seconds, made, counted, diff, hits, "–" if served is None else served,
+        md.append("| %d | %d | %d | %d | %d / %d / %d | %s | %s | %s | %d | %.0f | %d | **%s** |" % (
+            seconds, made, counted, diff, hits, others["misses"], others["coalesced"],
+            "–" if served is None else served,
             "–" if notsent is None else notsent, "connected" if connected else "**disconnected**",
             received[0], r["rps"], r["errors"] + r["non2xx"], "PASS" if ok else "FAIL"))
+        if others["misses"] or others["coalesced"]:
+            md.append("\nThe cached answer's 30 s (`--cache-ttl`) ran out during the run: the requests that met its "
+                      "refresh were misses or coalesced onto it, and a connection that meets a miss stays on the main "
+                      "thread for the rest of the run (hence fewer served on serving threads than hits). They are "
+                      "counted all the same.\n")
         self.exactcount = dict(made=made, counted=counted, ok=ok)
         return "\n".join(md) + "\n"
 
@@ -1557,7 +1565,7 @@ class Bench:
                 lines += ["## %s" % titles[name], "", self.sections[name], ""]
         if not self.smoke:
             lines += soak_lines(ROOT / "docs" / "soak.md")
-        lines += ["## Commands", "", "Reproduce with `bench/run-all` (about 8 minutes, plus the build). The programs "
+        lines += ["## Commands", "", "Reproduce with `bench/run-all` (about 10 minutes, plus the build). The programs "
                   "each section started, as run (paths relative to the repository; ports and start times are "
                   "picked at run time):", "", "```"]
         seen = set()
