@@ -21,6 +21,13 @@ Sections (each bounded in count and time; loopback only):
   watched    cache hits (wrk -c64, one core each) while the daemon is
              watched: one /_mp/events subscriber, --log-requests 1, and
              --redis (hits of the local layer; with redis-server), vs nginx
+  tls        cache hits over HTTPS (wrk -c64, one core each): the daemon with
+             --tls-cert/--tls-key vs nginx `ssl` + proxy_cache on the same
+             self-signed P-256 certificate; plain HTTP beside it for reference
+  exactcount 30 s of wrk (-c64) against a cached URL with an /_mp/events
+             subscriber connected: /_mp/stats must count every request wrk
+             made, to within the ones still in flight (PASS/FAIL; the script
+             exits non-zero on FAIL); --duration sets the 30 s
   miss       added latency of a miss, daemon vs direct to the upstream
   many       10,000 concurrent keep-alive connections, RSS per connection
   fairness   one client with 1000 queued requests vs 9 one-at-a-time clients
@@ -63,7 +70,8 @@ from benchlib import free_port, wait_port
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-SECTIONS = ["budget", "conventions", "apps", "collapse", "hits", "watched", "miss", "many", "fairness", "profile"]
+SECTIONS = ["budget", "conventions", "apps", "collapse", "hits", "watched", "tls", "exactcount", "miss", "many",
+            "fairness", "profile"]
 RESET_CONVENTIONS = ("down", "up", "down-never-0")
 
 
@@ -156,8 +164,15 @@ def _drain(stream, out):
         pass
 
 
-def http_call(port, method, path, headers=None, body=None, timeout=10):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+def http_call(port, method, path, headers=None, body=None, timeout=10, tls=False):
+    if tls:
+        import ssl
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE   # the run's own self-signed certificate
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout, context=context)
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         conn.request(method, path, body=body, headers=headers or {})
         resp = conn.getresponse()
@@ -277,7 +292,7 @@ class Bench:
                                  "http://127.0.0.1:%d" % upstream_port] + list(extra), name, cpus=cpus)
 
     def nginx_proxy(self, name, upstream_port, workers=1, limit_rate_per_min=None, cpus=None,
-                    master=True):
+                    master=True, tls=None):
         prefix = self.tmp / name
         for sub in ("cache", "body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (prefix / sub).mkdir(parents=True, exist_ok=True)
@@ -290,8 +305,17 @@ class Bench:
                 .replace("@FRONT_TARGET@", "limiter" if limit_rate_per_min else "reddit"))
         if not master:
             conf = "master_process off;\n" + conf
+        if tls:
+            # The front server speaks HTTPS on the run's certificate (tls = (cert, key)).
+            listen = "listen 127.0.0.1:%d reuseport backlog=4096;" % port
+            assert listen in conf
+            conf = conf.replace(listen, "listen 127.0.0.1:%d reuseport backlog=4096 ssl;\n"
+                                "        ssl_certificate %s;\n        ssl_certificate_key %s;\n"
+                                "        ssl_protocols TLSv1.2 TLSv1.3;\n"
+                                "        ssl_session_cache shared:SSL:1m;" % (port, tls[0], tls[1]))
         (prefix / "nginx.conf").write_text(conf)
-        kind = "with limit_req (budget section)" if limit_rate_per_min else "cache only (hits, collapse)"
+        kind = ("with limit_req (budget section)" if limit_rate_per_min else
+                "cache only, HTTPS (tls)" if tls else "cache only (hits, collapse)")
         self.nginx_confs.setdefault(kind, conf)
         argv = [self.nginx, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-g", "daemon off;"]
         proc = self.procs.start(argv, name, ready=None, cpus=cpus)
@@ -300,10 +324,11 @@ class Bench:
         proc.port = port
         return proc
 
-    def wrk_run(self, port, path, connections, seconds, script="report.lua", cpus=None, threads=1):
+    def wrk_run(self, port, path, connections, seconds, script="report.lua", cpus=None, threads=1,
+                scheme="http"):
         argv = [self.wrk, "-t%d" % threads, "-c%d" % connections, "-d%ds" % seconds,
                 "--timeout", "10s", "-s", str(HERE / "wrk" / script),
-                "http://127.0.0.1:%d%s" % (port, path)]
+                "%s://127.0.0.1:%d%s" % (scheme, port, path)]
         if cpus is not None:
             argv = ["taskset", "-c", cpus] + argv
         self.procs.record(argv)
@@ -319,6 +344,9 @@ class Bench:
 
     def run(self):
         only = set(self.args.only.split(",")) if self.args.only else set(SECTIONS)
+        unknown = only - set(SECTIONS)
+        if unknown:
+            raise SystemExit("unknown sections: %s (known: %s)" % (",".join(sorted(unknown)), ",".join(SECTIONS)))
         try:
             for name in SECTIONS:
                 if name not in only:
@@ -1078,6 +1106,180 @@ class Bench:
             md.append("\n*redis-server is not installed: the --redis row is left out.*")
         return "\n".join(md) + "\n"
 
+    # ================================================================ tls
+
+    def _certificate(self):
+        """A self-signed P-256 certificate and key in the run's directory (cert, key)."""
+        cert, key = self.tmp / "tls-cert.pem", self.tmp / "tls-key.pem"
+        if not cert.exists():
+            openssl = shutil.which("openssl")
+            if not openssl:
+                return None
+            argv = [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                    "-days", "1", "-keyout", str(key), "-out", str(cert)]
+            self.procs.record(argv)
+            r = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+            if r.returncode != 0:
+                raise RuntimeError("openssl req failed: " + r.stderr[-1000:])
+        return cert, key
+
+    def _nginx_has_ssl(self):
+        r = subprocess.run([self.nginx, "-V"], capture_output=True, text=True, timeout=10)
+        return "--with-http_ssl_module" in (r.stdout + r.stderr)
+
+    def section_tls(self):
+        if not self.wrk:
+            return "*Skipped: wrk is not installed (bench/run-all installs it).*\n"
+        pair = self._certificate()
+        if pair is None:
+            return "*Skipped: the openssl program is not installed.*\n"
+        seconds = 3 if not self.smoke else 1
+        rounds = 4 if not self.smoke else 1
+        conns = 64 if not self.smoke else 8
+        path = "/r/python/hot.json"
+        nginx_ssl = bool(self.nginx) and self._nginx_has_ssl()
+        fake = self.fake("tls-fake", 100000000, 600, 0)
+        md = ["wrk (keep-alive, 1 thread, %d connections, %d s per run, %d interleaved rounds: the mean) asks for "
+              "one cached URL (%s) over HTTPS: the daemon with `--tls-cert/--tls-key` (`--threads 1`; the serving "
+              "threads do not take TLS, so its main thread answers every request) and nginx `listen ... ssl` + "
+              "`proxy_cache` (1 worker) on the same self-signed P-256 (ECDSA) certificate, in front of the same "
+              "fake upstream. Both pinned with `taskset` to CPU 0, wrk to CPU 1, as in \"Cache-hit throughput\"; "
+              "TLS handshakes happen once per connection (wrk keeps them alive), so this is the cost of "
+              "encrypting and decrypting hits. The plain-HTTP row is the same two servers without TLS in the same "
+              "run, for reference. CPU per request = server CPU seconds ÷ requests wrk completed.\n"
+              % (conns, seconds, rounds, path)]
+        if self.nginx and not nginx_ssl:
+            md.append("*This nginx has no `http_ssl_module` (`nginx -V`): the HTTPS nginx column is left out.*\n")
+        setups = [("HTTPS", "https", ["--tls-cert", pair[0], "--tls-key", pair[1]], pair if nginx_ssl else None)]
+        setups.append(("plain HTTP (reference)", "http", [], None))
+        rows = []
+        for label, scheme, extra, nginx_tls in setups:
+            tls = scheme == "https"
+            d = self.daemon("tls-daemon-%s" % scheme, fake.port, ["--threads", "1"] + extra, cpus="0")
+            n = None
+            if self.nginx and (nginx_tls or not tls):
+                n = self.nginx_proxy("tls-nginx-%s" % scheme, fake.port, workers=1, cpus="0", tls=nginx_tls)
+            for proc in [d] + ([n] if n else []):
+                http_call(proc.port, "GET", path, tls=tls)
+                # wrk's own requests warm the cache (its key differs from http.client's).
+                self.wrk_run(proc.port, path, 8, 1, cpus="1", scheme=scheme)
+            acc = {"daemon": [], "nginx": []}
+            cpu = {"daemon": 0.0, "nginx": 0.0}
+            for _ in range(rounds):
+                for name, proc in (("daemon", d), ("nginx", n)):
+                    if proc is None:
+                        continue
+                    c0 = cpu_seconds(proc.pid)
+                    acc[name].append(self.wrk_run(proc.port, path, conns, seconds, cpus="1", scheme=scheme))
+                    cpu[name] += cpu_seconds(proc.pid) - c0
+            stats = json.loads(http_call(d.port, "GET", "/_mp/stats", tls=tls)[2])
+            row = dict(label=label, hits=stats["totals"].get("hits"), misses=stats["totals"].get("misses"))
+            for name in ("daemon", "nginx"):
+                if acc[name]:
+                    made = sum(r["requests"] for r in acc[name])
+                    row[name] = dict(rps=statistics.mean(r["rps"] for r in acc[name]),
+                                     p50=statistics.mean(r["p50_us"] for r in acc[name]),
+                                     p99=statistics.mean(r["p99_us"] for r in acc[name]),
+                                     p99s=[r["p99_us"] for r in acc[name]],
+                                     errors=sum(r["errors"] + r["non2xx"] for r in acc[name]),
+                                     cpu_us=1e6 * cpu[name] / made if made else 0)
+            rows.append(row)
+            self.log("   tls %s: daemon %.0f/s nginx %s/s" % (
+                label, row["daemon"]["rps"], "%.0f" % row["nginx"]["rps"] if "nginx" in row else "–"))
+            self.procs.stop(d)
+            if n:
+                self.procs.stop(n)
+        md.append("| scheme | daemon req/s | nginx req/s | daemon/nginx | daemon p50 / p99 | nginx p50 / p99 "
+                  "| daemon / nginx CPU per request | daemon/nginx CPU per request | errors |")
+        md.append("|---|---|---|---|---|---|---|---|---|")
+        for r in rows:
+            dd, nn = r["daemon"], r.get("nginx")
+            md.append("| %s | %.0f | %s | %s | %s / %s | %s | %.1f µs / %s | %s | %d |" % (
+                r["label"], dd["rps"], "%.0f" % nn["rps"] if nn else "–",
+                ratio(dd["rps"], nn["rps"]) if nn else "–", fmt_us(dd["p50"]), fmt_us(dd["p99"]),
+                "%s / %s" % (fmt_us(nn["p50"]), fmt_us(nn["p99"])) if nn else "–", dd["cpu_us"],
+                "%.1f µs" % nn["cpu_us"] if nn else "–", ratio(dd["cpu_us"], nn["cpu_us"]) if nn else "–",
+                dd["errors"] + (nn["errors"] if nn else 0)))
+        md.append("\np99 of each round (µs), daemon | nginx: " + "; ".join(
+            "%s: %s | %s" % (r["label"], " ".join("%d" % v for v in r["daemon"]["p99s"]),
+                             " ".join("%d" % v for v in r["nginx"]["p99s"]) if "nginx" in r else "–")
+            for r in rows) + ".")
+        lead = [r for r in rows if r["label"] == "HTTPS" and "nginx" in r]
+        if lead:
+            r = lead[0]
+            md.append("\n**Target** (daemon ≥ 1.0× nginx over HTTPS, one core each): %s (%s).\n" % (
+                "**met**" if r["daemon"]["rps"] >= r["nginx"]["rps"] else "**missed**",
+                ratio(r["daemon"]["rps"], r["nginx"]["rps"])))
+        self.tls_rows = rows
+        return "\n".join(md) + "\n"
+
+    # ================================================================ exactcount
+
+    def section_exactcount(self):
+        if not self.wrk:
+            return "*Skipped: wrk is not installed (bench/run-all installs it).*\n"
+        seconds = self.args.duration or (30 if not self.smoke else 2)
+        conns = 64 if not self.smoke else 8
+        path = "/r/python/hot.json"
+        fake = self.fake("exactcount-fake", 100000000, 600, 0)
+        d = self.daemon("exactcount-daemon", fake.port, ["--threads", "1"], cpus="0")
+        # wrk's own requests warm the cache (a connection meeting a miss would stay on the main thread).
+        self.wrk_run(d.port, path, 8, 1, cpus="1")
+        stop = threading.Event()
+        reader, received = self._subscribe(d.port, stop)
+        time.sleep(0.5)
+        first = json.loads(http_call(d.port, "GET", "/_mp/stats")[2])
+        received_before = received[0]
+        r = self.wrk_run(d.port, path, conns, seconds, cpus="1")
+        # The answers wrk did not read before it closed its connections are still counted by the daemon:
+        # let them finish before reading the totals.
+        time.sleep(0.5)
+        last = json.loads(http_call(d.port, "GET", "/_mp/stats")[2])
+        time.sleep(0.3)
+        connected = reader.is_alive() and received[0] > received_before
+        stop.set()
+        reader.join(2)
+        self.procs.stop(d)
+        made = int(r["requests"])
+        counted = int(last["totals"]["requests"] - first["totals"]["requests"])
+        hits = int(last["totals"]["hits"] - first["totals"]["hits"])
+        others = {k: int(last["totals"].get(k, 0) - first["totals"].get(k, 0)) for k in ("misses", "coalesced")}
+        served = last.get("engine", {}).get("servingThreadHits")
+        served = None if served is None else int(served - first.get("engine", {}).get("servingThreadHits", 0))
+        notsent = last.get("requestEventsNotSent")
+        notsent = None if notsent is None else int(notsent - first.get("requestEventsNotSent", 0))
+        diff = counted - made
+        ok = 0 <= diff <= conns and connected
+        if not ok:
+            self.failed = True
+        self.log("   exactcount: wrk made %d, daemon counted %d (difference %d), subscriber %s: %s" % (
+            made, counted, diff, "connected" if connected else "DISCONNECTED", "PASS" if ok else "FAIL"))
+        md = ["With one `/_mp/events` subscriber connected and reading its stream as the dashboard does, wrk "
+              "(keep-alive, 1 thread, %d connections, %d s, pinned to CPU 1) asks for one cached URL (%s) through "
+              "the daemon (`--threads 1`, pinned to CPU 0). *Counted* = the daemon's `/_mp/stats` totals.requests "
+              "after the run minus before it; *made* = the requests wrk completed (its Lua `done()` "
+              "summary.requests). wrk does not count the answers it had not read when it stopped, so **PASS** "
+              "means 0 ≤ counted − made ≤ %d (the connections still in flight) and the subscriber still "
+              "connected and receiving at the end. The script exits non-zero on FAIL.\n"
+              % (conns, seconds, path, conns)]
+        md.append("| wrk s | requests made | counted | counted − made | hits / misses / coalesced counted "
+                  "| served on serving threads | request events not sent | subscriber | bytes of stream read | req/s "
+                  "| errors | result |")
+        md.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        md.append("| %d | %d | %d | %d | %d / %d / %d | %s | %s | %s | %d | %.0f | %d | **%s** |" % (
+            seconds, made, counted, diff, hits, others["misses"], others["coalesced"],
+            "–" if served is None else served,
+            "–" if notsent is None else notsent, "connected" if connected else "**disconnected**",
+            received[0], r["rps"], r["errors"] + r["non2xx"], "PASS" if ok else "FAIL"))
+        if others["misses"] or others["coalesced"]:
+            md.append("\nThe cached answer's 30 s (`--cache-ttl`) ran out during the run: the requests that met its "
+                      "refresh were misses or coalesced onto it, and a connection that meets a miss stays on the main "
+                      "thread for the rest of the run (hence fewer served on serving threads than hits). They are "
+                      "counted all the same.\n")
+        self.exactcount = dict(made=made, counted=counted, ok=ok)
+        return "\n".join(md) + "\n"
+
     # ================================================================ miss
 
     def section_miss(self):
@@ -1354,6 +1556,8 @@ class Bench:
                       apps="Two apps, one daemon: one budget per app",
                       collapse="Collapsed forwarding", hits="Cache-hit throughput and latency",
                       watched="Cache hits while the daemon is watched",
+                      tls="Cache hits over HTTPS",
+                      exactcount="Every request counted while watched",
                       miss="Added latency on a miss", many="Many clients", fairness="Fairness",
                       profile="Profile")
         for name in SECTIONS:
@@ -1361,7 +1565,7 @@ class Bench:
                 lines += ["## %s" % titles[name], "", self.sections[name], ""]
         if not self.smoke:
             lines += soak_lines(ROOT / "docs" / "soak.md")
-        lines += ["## Commands", "", "Reproduce with `bench/run-all` (about 8 minutes, plus the build). The programs "
+        lines += ["## Commands", "", "Reproduce with `bench/run-all` (about 10 minutes, plus the build). The programs "
                   "each section started, as run (paths relative to the repository; ports and start times are "
                   "picked at run time):", "", "```"]
         seen = set()
@@ -1554,6 +1758,8 @@ def main():
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks that everything runs")
     parser.add_argument("--keep", action="store_true", help="keep the logs and configurations of the run")
     parser.add_argument("--only", default="", help="comma-separated sections: " + ",".join(SECTIONS))
+    parser.add_argument("--duration", type=int, default=None,
+                        help="seconds of wrk in section exactcount (default 30; 2 with --smoke)")
     args = parser.parse_args()
     bench = Bench(args)
     signal.signal(signal.SIGTERM, lambda *_: (bench.procs.stop_all(), sys.exit(1)))

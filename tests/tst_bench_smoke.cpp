@@ -79,6 +79,8 @@ private slots:
         QTest::newRow("collapse") << QStringLiteral("## Collapsed forwarding");
         QTest::newRow("hits") << QStringLiteral("## Cache-hit throughput and latency");
         QTest::newRow("watched") << QStringLiteral("## Cache hits while the daemon is watched");
+        QTest::newRow("tls") << QStringLiteral("## Cache hits over HTTPS");
+        QTest::newRow("exactcount") << QStringLiteral("## Every request counted while watched");
         QTest::newRow("miss") << QStringLiteral("## Added latency on a miss");
         QTest::newRow("many") << QStringLiteral("## Many clients");
         QTest::newRow("fairness") << QStringLiteral("## Fairness");
@@ -100,6 +102,19 @@ private slots:
         QVERIFY(m_report.contains(QStringLiteral("| overhead p50 / p99 |")));
         // A data row of the hits table: req/s numbers, not dashes.
         QVERIFY2(m_report.contains(QRegularExpression(QStringLiteral("\\| one core \\| 1 \\| \\d+ \\|"))), qPrintable(m_report));
+    }
+
+    void everyRequestIsCountedWhileWatched()
+    {
+        // Section exactcount, 2 s of wrk in smoke mode (30 s in a real run).
+        if (m_report.contains(QStringLiteral("wrk is not installed")))
+            QSKIP("wrk is not installed here");
+        const QRegularExpression row(QStringLiteral("^\\| \\d+ \\| (\\d+) \\| (\\d+) \\| (-?\\d+) \\|.*\\| \\*\\*(PASS|FAIL)\\*\\* \\|$"),
+                                     QRegularExpression::MultilineOption);
+        const auto m = row.match(m_report);
+        QVERIFY2(m.hasMatch(), qPrintable(m_report));
+        QVERIFY2(m.captured(1).toLongLong() > 0, qPrintable(m.captured(0)));
+        QCOMPARE(m.captured(4), QStringLiteral("PASS"));
     }
 
     void adaptiveDaemonNeverOverspends()
