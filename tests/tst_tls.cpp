@@ -117,6 +117,8 @@ public:
         return QTest::qWaitFor([this] { return m_closed; }, timeoutMs);
     }
     const QList<RawResponse> &responses() const { return m_responses; }
+    // Bytes not (yet) parsed as whole answers: the head and frames of a stream.
+    QByteArray unparsed() const { return m_buffer; }
     QSslCertificate peerCertificate() const { return m_socket.peerCertificate(); }
     QString errors() const
     {
@@ -264,6 +266,69 @@ private slots:
         client.write(get("/_mp/health"));
         QVERIFY(client.waitForResponses(6));
         QCOMPARE(client.responses().at(5).json()["status"].toString(), QStringLiteral("ok"));
+        QVERIFY2(daemon.stop(), qPrintable(daemon.describe()));
+    }
+
+    // The serving threads speak TLS themselves: hits, misses, POSTs and
+    // control requests are answered there. What needs the main thread's
+    // connection (the event stream, pipelined misses) is relayed to it in
+    // plain through a socket pair, and it still sees the client's address.
+    // Over --max-clients the 503 comes over TLS.
+    void servingThreadsSpeakTls()
+    {
+        ProcessFixture daemon;
+        QVERIFY2(startDaemon(daemon, tlsArgs() + QStringList{"--threads", "2", "--max-clients", "3"}),
+                 qPrintable(daemon.describe()));
+        TlsClient client(daemon.port(), m_trusted);
+        QVERIFY2(client.waitEncrypted(), qPrintable(client.errors()));
+        const auto ask = [&](const QByteArray &request) {
+            const qsizetype before = client.responses().size();
+            client.write(request);
+            return client.waitForResponses(int(before) + 1) ? client.responses().at(before) : RawResponse();
+        };
+        const auto engine = [&](const char *field) {
+            return ask(get("/_mp/stats")).json()["engine"].toObject()[QLatin1String(field)].toInteger();
+        };
+        QCOMPARE(ask(get("/r/tlsthreads/hot.json")).header("x-cache"), QByteArray("MISS"));
+        QCOMPARE(ask(get("/r/tlsthreads/hot.json")).header("x-cache"), QByteArray("HIT"));
+        QCOMPARE(ask(httpRequest("POST", "/api/comment", {}, "text=tls")).header("x-cache"), QByteArray("BYPASS"));
+        QCOMPARE(engine("servingThreadHits"), 1);
+        QCOMPARE(engine("connectionsHandedOver"), 0);
+
+        TlsClient events(daemon.port(), m_trusted);
+        QVERIFY2(events.waitEncrypted(), qPrintable(events.errors()));
+        events.write(get("/_mp/events"), 0);
+        QVERIFY2(QTest::qWaitFor([&] { return events.unparsed().contains("event: stats"); }, 5000),
+                 qPrintable(QString::fromLatin1(events.unparsed())));
+        QVERIFY(events.unparsed().startsWith("HTTP/1.1 200"));
+        QCOMPARE(engine("connectionsHandedOver"), 1);
+        QCOMPARE(ask(get("/_mp/health")).json()["connections"].toInt(), 2); // the relayed one counted once
+        // Pipelined misses: that connection is relayed, answered in order,
+        // and the main thread knows its client by the client's address.
+        const qsizetype before = client.responses().size();
+        const QList<QPair<QByteArray, QByteArray>> ua{{"User-Agent", "tls-relayed/1.0"}};
+        client.write(get("/r/tlsrelay0/hot.json", ua) + get("/r/tlsrelay1/hot.json", ua), 2);
+        QVERIFY(client.waitForResponses(int(before) + 2));
+        QCOMPARE(client.responses().at(before).json()["sub"].toString(), QStringLiteral("tlsrelay0"));
+        QCOMPARE(client.responses().at(before + 1).json()["sub"].toString(), QStringLiteral("tlsrelay1"));
+        QCOMPARE(engine("connectionsHandedOver"), 2);
+        QString relayedPeer;
+        for (const QJsonValue &v : ask(get("/_mp/stats")).json()["clients"].toArray())
+            if (v.toObject()["userAgent"].toString() == u"tls-relayed/1.0")
+                relayedPeer = v.toObject()["peer"].toString();
+        QCOMPARE(relayedPeer, QStringLiteral("127.0.0.1"));
+        QCOMPARE(ask(get("/_mp/health")).json()["connections"].toInt(), 2);
+
+        TlsClient third(daemon.port(), m_trusted);
+        QVERIFY2(third.waitEncrypted(), qPrintable(third.errors()));
+        TlsClient fourth(daemon.port(), m_trusted);
+        QVERIFY2(fourth.waitEncrypted(), qPrintable(fourth.errors()));
+        fourth.write(get("/_mp/health"));
+        QVERIFY(fourth.waitForResponses(1));
+        QCOMPARE(fourth.responses().first().status, 503);
+        QCOMPARE(fourth.responses().first().json()["error"].toString(), QStringLiteral("too_many_clients"));
+        QVERIFY(fourth.waitForClosed());
+        QVERIFY(!events.unparsed().isEmpty());
         QVERIFY2(daemon.stop(), qPrintable(daemon.describe()));
     }
 

@@ -1,4 +1,5 @@
 #pragma once
+#include <QHostAddress>
 #include <QtGlobal>
 
 #include <functional>
@@ -29,8 +30,10 @@ public:
     // serving threads, may one more be served (not stopping, under --max-clients)?
     virtual bool hasRoomForConnection(int heldByServingThreads) const = 0;
     // Main thread: takes over a connection the serving threads held (already
-    // counted as open in the stats sink) from its first unread byte.
-    virtual void adoptOpenConnection(QTcpSocket *socket) = 0;
+    // counted as open in the stats sink) from its first unread byte. `peer`:
+    // the client's address, when the socket is not the client's own (an
+    // HTTPS connection whose plain bytes a serving thread relays).
+    virtual void adoptOpenConnection(QTcpSocket *socket, const QHostAddress &peer = {}, quint16 peerPort = 0) = 0;
     // Main thread: answers a whole request (body included) that a serving thread
     // read off its connection `connection` (ids shared with HttpConnection)
     // and that the cache could not answer. The serving thread writes the

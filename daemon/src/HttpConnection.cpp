@@ -712,6 +712,13 @@ quint64 nextConnectionId()
     return next.fetch_add(1, std::memory_order_relaxed);
 }
 
+Response tooManyClientsError(bool stopping, int maxClients)
+{
+    return jsonError(503, QStringLiteral("too_many_clients"),
+                     stopping ? QStringLiteral("the daemon is shutting down")
+                              : QStringLiteral("too many clients connected (--max-clients %1)").arg(maxClients));
+}
+
 Response headerTimeoutError(int headerTimeoutMs)
 {
     return jsonError(408, QStringLiteral("request_timeout"),
@@ -800,6 +807,12 @@ HttpConnection::~HttpConnection()
 quint64 HttpConnection::id() const
 {
     return d->id;
+}
+
+void HttpConnection::setPeer(const QHostAddress &address, quint16 port)
+{
+    d->peerAddress = address;
+    d->peerPort = port;
 }
 
 QHostAddress HttpConnection::peerAddress() const

@@ -34,6 +34,9 @@ struct HttpLimits
 // threads' connections draw from the same counter, so ids never collide.
 quint64 nextConnectionId();
 
+// The 503 for a client over --max-clients, or one that comes while the daemon stops.
+Response tooManyClientsError(bool stopping, int maxClients);
+
 // The 408 for request headers that did not come within `headerTimeoutMs`
 // (every serving path answers a silent client with it).
 Response headerTimeoutError(int headerTimeoutMs);
@@ -51,6 +54,9 @@ public:
     ~HttpConnection() override;
 
     quint64 id() const;
+    // The client's address, when the socket is not the client's own (a
+    // socket pair to a serving thread that relays an HTTPS connection).
+    void setPeer(const QHostAddress &address, quint16 port);
     QHostAddress peerAddress() const;
     quint16 peerPort() const;
     bool isOpen() const;

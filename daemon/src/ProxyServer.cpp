@@ -75,19 +75,19 @@ ProxyServer::ProxyServer(const DaemonOptions &options, QObject *parent)
     m_log.setLevel(options.logRequests);
     m_control = new ControlEndpoints(*this, m_events);
     connect(m_pipeline, &RequestPipeline::requestFinished, m_control, &ControlEndpoints::onRequestFinished);
-    // TLS keeps everything on this thread: the workers read and write raw
-    // sockets. Watching (event subscribers, --log-requests) does not matter:
-    // it observes either path. In distributed mode the budget view includes
-    // the Redis authority, which lives on this thread: the workers read a
-    // copy of it that this thread refreshes.
-    if (options.threads > 0 && !options.usesTls()) {
+    // Plain and TLS alike (the workers speak TLS with OpenSSL). Watching
+    // (event subscribers, --log-requests) does not matter: it observes the
+    // one path. In distributed mode the budget view includes the Redis
+    // authority, which lives on this thread: the workers read a copy of it
+    // that this thread refreshes.
+    if (options.threads > 0) {
         if (m_redis)
             m_budgetView = std::make_unique<PublishedBudgetView>(m_pipeline->limiter(), nullptr);
         else
             m_budgetView = std::make_unique<LimiterBudgetView>(m_pipeline->limiter());
         const ServingContext context{m_pipeline->cache(), *m_budgetView, m_pipeline->identities(),
                                      m_stats, m_events, m_log};
-        m_workers = std::make_unique<ProxyWorkerPool>(*this, context, options);
+        m_workers = std::make_unique<ProxyWorkerPool>(*this, context, m_options);
     }
 }
 
@@ -133,11 +133,13 @@ bool ProxyServer::listen(QString *error)
         m_tls = new TlsListener(this);
         if (!m_tls->load(m_options, error))
             return false;
+        if (m_workers)
+            m_workers->setTlsContext(m_tls->serverContext());
     }
     quint16 port = m_options.port;
     for (int i = 0; i < addresses.size(); ++i) {
-        auto *server = m_tls       ? m_tls->createServer(this)
-                     : m_workers ? m_workers->createListener(this)
+        auto *server = m_workers ? m_workers->createListener(this)
+                     : m_tls     ? m_tls->createServer(this)
                                  : new QTcpServer(this);
         server->setMaxPendingConnections(1024);
         if (!server->listen(addresses[i], port)) {
@@ -193,8 +195,11 @@ void ProxyServer::applyOptions(const DaemonOptions &options)
         if (!m_tls->reload(options, &error))
             qCWarning(lcHttp).noquote() << "TLS certificate not reloaded, keeping the current one:" << error;
     }
-    if (m_workers)
+    if (m_workers) {
+        if (m_tls)
+            m_workers->setTlsContext(m_tls->serverContext());
         m_workers->applyOptions(m_options);
+    }
     qCInfo(lcHttp) << "configuration reloaded";
 }
 
@@ -209,12 +214,12 @@ bool ProxyServer::hasRoomForConnection(int heldByServingThreads) const
     return !m_stopping && m_connections.size() + heldByServingThreads < m_options.maxClients;
 }
 
-void ProxyServer::adoptOpenConnection(QTcpSocket *socket)
+void ProxyServer::adoptOpenConnection(QTcpSocket *socket, const QHostAddress &client, quint16 clientPort)
 {
-    adoptConnection(socket, true);
+    adoptConnection(socket, true, client, clientPort);
 }
 
-void ProxyServer::adoptConnection(QTcpSocket *socket, bool countedOpen)
+void ProxyServer::adoptConnection(QTcpSocket *socket, bool countedOpen, const QHostAddress &client, quint16 clientPort)
 {
     const bool refused = !hasRoomForConnection(m_workers ? m_workers->connectionCount() : 0);
     if (refused && m_rejecting >= m_rejectingCap) {
@@ -234,16 +239,15 @@ void ProxyServer::adoptConnection(QTcpSocket *socket, bool countedOpen)
         return;
     }
     auto *connection = new HttpConnection(socket, m_options.httpLimits(), this);
+    if (!client.isNull())
+        connection->setPeer(client, clientPort);
     if (refused) {
         if (countedOpen) // held by a serving thread until now
             m_stats.connectionClosed(connection->peerAddress().toString());
         ++m_rejecting;
         connect(connection, &HttpConnection::closed, this, [this] { --m_rejecting; });
         connect(connection, &HttpConnection::closed, connection, &QObject::deleteLater);
-        connection->rejectAndClose(jsonError(503, QStringLiteral("too_many_clients"),
-                                             m_stopping ? QStringLiteral("the daemon is shutting down")
-                                                        : QStringLiteral("too many clients connected (--max-clients %1)")
-                                                              .arg(m_options.maxClients)));
+        connection->rejectAndClose(tooManyClientsError(m_stopping, m_options.maxClients));
         return;
     }
     const QString peer = connection->peerAddress().toString();

@@ -58,7 +58,7 @@ public:
     PipelineCounters totals() const;
     // ConnectionHost: the serving threads' way in.
     bool hasRoomForConnection(int heldByServingThreads) const override;
-    void adoptOpenConnection(QTcpSocket *socket) override;
+    void adoptOpenConnection(QTcpSocket *socket, const QHostAddress &peer, quint16 peerPort) override;
     void serveRequest(quint64 connection, const QString &peer, const IncomingRequest &request,
                       Deliver deliver) override;
     void abandonConnection(quint64 connection) override;
@@ -87,7 +87,7 @@ private:
 
     void onNewConnection(QTcpServer *server);
     // `countedOpen`: the stats sink counts it open already (a serving thread held it).
-    void adoptConnection(QTcpSocket *socket, bool countedOpen);
+    void adoptConnection(QTcpSocket *socket, bool countedOpen, const QHostAddress &client = {}, quint16 clientPort = 0);
     void onRequest(HttpConnection *connection, const IncomingRequest &incoming);
     void onConnectionClosed(HttpConnection *connection);
     // The one place a request becomes an answer, whichever thread read it.

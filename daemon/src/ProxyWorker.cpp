@@ -9,6 +9,7 @@
 #include "RequestLog.h"
 #include "Router.h"
 #include "StatsSink.h"
+#include "TlsStream.h"
 
 #include "HttpWire.h"
 
@@ -34,6 +35,7 @@
 #include <unordered_map>
 
 #include <cerrno>
+#include <cstring>
 #include <ctime>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -287,6 +289,8 @@ struct WorkerConfig
     // Bodies a worker reads whole from its peek buffer (smaller ones than
     // --max-body: a longer body is left to the main thread's connection).
     qint64 maxBodyBytes = 0;
+    int maxClients = 0;
+    TlsStream::Context tls; // --tls-cert: every connection speaks HTTPS
 };
 
 class ProxyWorker
@@ -322,12 +326,14 @@ public:
         ::close(m_epoll);
     }
 
-    // Main thread: a new connection for this worker.
-    void post(int fd)
+    // Main thread: a new connection for this worker. `refuse`: an HTTPS
+    // client over --max-clients (or while stopping), to be told so with a
+    // 503 once its handshake is done.
+    void post(int fd, bool refuse = false)
     {
         {
             std::lock_guard lock(m_inboxMutex);
-            m_inbox.push_back(fd);
+            m_inbox.push_back(Incoming{fd, refuse});
         }
         wake();
     }
@@ -370,6 +376,19 @@ private:
         bool awaitedHead = false;
         bool awaitedLast = false;      // the client's last request (no keep-alive)
         bool closeAfterFlush = false;  // its answer ends the connection
+        // HTTPS: the session (null for plain HTTP), what it decrypted and
+        // this thread has not taken yet, and whether the peer ended it.
+        std::unique_ptr<TlsStream> tls;
+        QByteArray input;
+        bool peerClosed = false;
+        bool refuse = false; // 503 after the handshake (see post())
+        // HTTPS handed over: this thread relays the plain bytes between the
+        // session and the main thread's connection at the other end of a
+        // socket pair (there is no handing a TLS session to QSslSocket).
+        bool relayed = false;
+        int relayFd = -1;        // our end of the pair, while open
+        QByteArray toRelay;     // decrypted, for the main thread
+        bool relayEnded = false; // the main thread closed its end
         QByteArray pending;    // output the socket did not take yet
         qsizetype pendingPos = 0;
         QByteArray userAgent;  // the last User-Agent seen and its client id
@@ -391,6 +410,13 @@ private:
 
     void run();
     void takeInbox(qint64 now);
+    bool readTls(Conn *c, qint64 now);
+    void writeAndClose(Conn *c, const Response &response, qint64 now);
+    void startRelay(Conn *c);
+    void onRelayEvent(Conn *c, uint32_t events, qint64 now);
+    void relayFromClient(Conn *c, uint32_t events);
+    bool flushRelay(Conn *c);
+    void updateRelayInterest(Conn *c);
     void passOn(Conn *c, IncomingRequest request);
     void writeAnswer(Conn *c, const Response &response, qint64 now);
     void refreshConfig();
@@ -422,7 +448,12 @@ private:
     std::thread m_thread;
 
     std::mutex m_inboxMutex;
-    std::vector<int> m_inbox;
+    struct Incoming
+    {
+        int fd = -1;
+        bool refuse = false;
+    };
+    std::vector<Incoming> m_inbox;
     std::vector<Answer> m_answers;
     bool m_closeAll = false;
     bool m_quit = false;
@@ -461,7 +492,12 @@ void ProxyWorker::run()
                 [[maybe_unused]] const ssize_t r = ::read(m_wake, &count, sizeof count);
                 continue;
             }
-            onEvent(static_cast<Conn *>(events[size_t(i)].data.ptr), events[size_t(i)].events, now);
+            // A relay's socket pair end is tagged with the connection's address + 1.
+            const auto tag = reinterpret_cast<quintptr>(events[size_t(i)].data.ptr);
+            if (tag & 1)
+                onRelayEvent(reinterpret_cast<Conn *>(tag - 1), events[size_t(i)].events, now);
+            else
+                onEvent(reinterpret_cast<Conn *>(tag), events[size_t(i)].events, now);
         }
         {
             std::unique_lock lock(m_inboxMutex);
@@ -490,7 +526,7 @@ void ProxyWorker::refreshConfig()
 
 void ProxyWorker::takeInbox(qint64 now)
 {
-    std::vector<int> fds;
+    std::vector<Incoming> fds;
     std::vector<Answer> answers;
     bool closeAll = false;
     {
@@ -504,10 +540,14 @@ void ProxyWorker::takeInbox(qint64 now)
         if (it != m_byId.end() && it->second->awaiting)
             writeAnswer(it->second, answer.response, now);
     }
-    for (int fd : fds) {
+    for (const Incoming &incoming : fds) {
+        const int fd = incoming.fd;
         auto conn = std::make_unique<Conn>();
         conn->id = nextConnectionId();
         conn->fd = fd;
+        if (m_config->tls)
+            conn->tls = std::make_unique<TlsStream>(m_config->tls, fd);
+        conn->refuse = incoming.refuse;
         conn->openedMs = conn->lastActiveMs = now;
         const QString peer = peerAddressOf(fd);
         // Many connections share a few peers: share the text too.
@@ -537,8 +577,8 @@ void ProxyWorker::takeInbox(qint64 now)
         for (auto &[fd, conn] : m_conns)
             all.push_back(conn.get());
         for (Conn *c : all) {
-            if (c->handOver || c->awaiting)
-                continue; // on its way to the main thread, or owed an answer
+            if (c->handOver || c->awaiting || c->relayed)
+                continue; // on its way to the main thread, owed an answer, or the main thread's
             closeConn(c);
         }
     }
@@ -554,6 +594,12 @@ void ProxyWorker::setInterest(Conn *c, uint32_t events)
 
 void ProxyWorker::onEvent(Conn *c, uint32_t events, qint64 now)
 {
+    if (c->fd < 0)
+        return; // closed earlier in this turn (through its relay)
+    if (c->relayed) {
+        relayFromClient(c, events);
+        return;
+    }
     if (c->lingering) {
         // Drop what the peer still sends; its end (or an error) ends us.
         for (;;) {
@@ -568,6 +614,10 @@ void ProxyWorker::onEvent(Conn *c, uint32_t events, qint64 now)
     }
     if (events & EPOLLERR) {
         closeConn(c);
+        return;
+    }
+    if (c->tls && !c->tls->handshakeDone()) {
+        serve(c, now);
         return;
     }
     if (!c->pending.isEmpty()) {
@@ -599,19 +649,34 @@ void ProxyWorker::onEvent(Conn *c, uint32_t events, qint64 now)
 
 void ProxyWorker::serve(Conn *c, qint64 now)
 {
-    const ssize_t n = ::recv(c->fd, m_buffer.data(), kPeekBytes, MSG_PEEK | MSG_DONTWAIT);
-    if (n == 0) {
-        closeConn(c); // the peer is gone and nothing is owed
-        return;
-    }
-    if (n < 0) {
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-            closeConn(c);
-        return;
+    const char *data = nullptr;
+    ssize_t n = 0;
+    if (c->tls) {
+        // HTTPS: what the session decrypted waits in the connection's input.
+        if (!readTls(c, now))
+            return;
+        data = c->input.constData();
+        n = c->input.size();
+        if (n == 0) {
+            if (c->peerClosed && c->pending.isEmpty())
+                closeConn(c);
+            return;
+        }
+    } else {
+        n = ::recv(c->fd, m_buffer.data(), kPeekBytes, MSG_PEEK | MSG_DONTWAIT);
+        if (n == 0) {
+            closeConn(c); // the peer is gone and nothing is owed
+            return;
+        }
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                closeConn(c);
+            return;
+        }
+        data = m_buffer.constData();
     }
     c->lastActiveMs = now;
     const WorkerConfig &config = *m_config;
-    const char *data = m_buffer.constData();
     size_t consumed = 0;
     std::vector<QByteArray> out;
     StatsSink::HitBatch counted;
@@ -631,6 +696,9 @@ void ProxyWorker::serve(Conn *c, qint64 now)
             qsizetype body = 0; // whole in the buffer, or the main thread's connection reads it
             result = m_parser.parse(data + consumed + parsed, available - parsed, &body);
             parsed += body;
+        }
+        if (c->tls && result == wire::RequestParser::Result::NeedMore && size_t(n) - consumed <= kPeekBytes) {
+            break; // the input keeps it until the rest comes; a longer one is the main thread's to read
         }
         Peeked request;
         Peeked::Kind kind = result == wire::RequestParser::Result::MessageComplete
@@ -656,11 +724,15 @@ void ProxyWorker::serve(Conn *c, qint64 now)
         break;
     }
     if (consumed > 0) {
-        // Take what was answered off the socket (MSG_TRUNC: without copying it).
-        const ssize_t taken = ::recv(c->fd, m_buffer.data(), consumed, MSG_TRUNC | MSG_DONTWAIT);
-        if (taken != ssize_t(consumed)) {
-            closeConn(c);
-            return;
+        if (c->tls) {
+            c->input.remove(0, qsizetype(consumed));
+        } else {
+            // Take what was answered off the socket (MSG_TRUNC: without copying it).
+            const ssize_t taken = ::recv(c->fd, m_buffer.data(), consumed, MSG_TRUNC | MSG_DONTWAIT);
+            if (taken != ssize_t(consumed)) {
+                closeConn(c);
+                return;
+            }
         }
         c->served = true;
         // Counted before written: whoever has the answer finds it in /_mp/stats.
@@ -678,7 +750,64 @@ void ProxyWorker::serve(Conn *c, qint64 now)
             handOver(c);
         else
             c->handOver = true; // after the answers given here are out
+        return;
     }
+    if (c->peerClosed && c->pending.isEmpty())
+        beginLinger(c, now); // it will ask no more
+}
+
+// HTTPS: the handshake, then whatever the session has decrypted. False
+// when there is nothing to parse yet (or the connection is gone).
+bool ProxyWorker::readTls(Conn *c, qint64 now)
+{
+    if (!c->tls->handshakeDone()) {
+        switch (c->tls->handshake()) {
+        case TlsStream::Status::Done:
+            break;
+        case TlsStream::Status::WantRead:
+            setInterest(c, EPOLLIN | EPOLLRDHUP);
+            return false;
+        case TlsStream::Status::WantWrite:
+            setInterest(c, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
+            return false;
+        case TlsStream::Status::Closed:
+        case TlsStream::Status::Failed:
+            closeConn(c); // not TLS (plain HTTP on the HTTPS port), or a failed handshake
+            return false;
+        }
+        setInterest(c, EPOLLIN | EPOLLRDHUP);
+        if (c->refuse) {
+            writeAndClose(c, tooManyClientsError(m_config->stopping, m_config->maxClients), now);
+            return false;
+        }
+    }
+    switch (c->tls->readAvailable(c->input)) {
+    case TlsStream::Status::Closed:
+        c->peerClosed = true;
+        break;
+    case TlsStream::Status::Failed:
+        closeConn(c);
+        return false;
+    default:
+        break;
+    }
+    return true;
+}
+
+// One answer, and the connection ends after it (a 408, a 503).
+void ProxyWorker::writeAndClose(Conn *c, const Response &response, qint64 now)
+{
+    QByteArray bytes;
+    wire::appendResponseHead(bytes, response, wire::ResponseFraming{1, false, true, false});
+    bytes += response.body;
+    std::vector<QByteArray> out{std::move(bytes)};
+    send(c, out);
+    if (c->fd < 0)
+        return;
+    if (c->pending.isEmpty())
+        beginLinger(c, now);
+    else
+        c->closeAfterFlush = true;
 }
 
 bool ProxyWorker::answerHit(Conn *c, const Peeked &request, qint64 now, std::vector<QByteArray> &out,
@@ -825,6 +954,21 @@ QByteArray ProxyWorker::budgetLines(const QString &domain, qint64 now, const Pre
 
 bool ProxyWorker::flush(Conn *c)
 {
+    if (c->tls) {
+        qsizetype written = 0;
+        const TlsStream::Status status = c->tls->write(c->pending.constData() + c->pendingPos,
+                                                       c->pending.size() - c->pendingPos, &written);
+        c->pendingPos += written;
+        if (status == TlsStream::Status::Failed || status == TlsStream::Status::Closed) {
+            closeConn(c);
+            return false;
+        }
+        if (c->pendingPos >= c->pending.size()) {
+            c->pending.clear();
+            c->pendingPos = 0;
+        }
+        return true;
+    }
     while (c->pendingPos < c->pending.size()) {
         const ssize_t n = ::send(c->fd, c->pending.constData() + c->pendingPos,
                                  size_t(c->pending.size() - c->pendingPos), MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -848,6 +992,16 @@ void ProxyWorker::send(Conn *c, std::vector<QByteArray> &out)
 {
     if (out.empty())
         return;
+    if (c->tls) {
+        // One buffer, so that the session writes full records.
+        for (const QByteArray &piece : out)
+            c->pending.append(piece);
+        if (!flush(c))
+            return;
+        if (!c->pending.isEmpty())
+            setInterest(c, EPOLLOUT);
+        return;
+    }
     std::array<iovec, 64> iov;
     size_t first = 0;
     while (first < out.size()) {
@@ -931,8 +1085,166 @@ void ProxyWorker::writeAnswer(Conn *c, const Response &response, qint64 now)
         setInterest(c, EPOLLIN | EPOLLRDHUP); // the requests after it, if any
 }
 
+// HTTPS: the main thread's connection gets the plain bytes through a
+// socket pair, and this thread carries them to and from the session.
+void ProxyWorker::startRelay(Conn *c)
+{
+    int pair[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair) != 0) {
+        qCWarning(lcWorker) << "cannot hand an HTTPS connection over:" << strerror(errno);
+        closeConn(c);
+        return;
+    }
+    c->relayed = true;
+    c->relayFd = pair[0];
+    c->toRelay = std::move(c->input);
+    c->input = QByteArray();
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.ptr = reinterpret_cast<void *>(reinterpret_cast<quintptr>(c) + 1);
+    epoll_ctl(m_epoll, EPOLL_CTL_ADD, c->relayFd, &ev);
+    m_statsSink.countHandOver();
+    // From now on the main thread's connection is the one counted.
+    m_pool.m_held.fetch_sub(1, std::memory_order_relaxed);
+    sockaddr_storage addr{};
+    socklen_t len = sizeof addr;
+    QHostAddress peer;
+    quint16 peerPort = 0;
+    if (::getpeername(c->fd, reinterpret_cast<sockaddr *>(&addr), &len) == 0) {
+        peer = QHostAddress(reinterpret_cast<sockaddr *>(&addr));
+        peerPort = ntohs(addr.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6 *>(&addr)->sin6_port
+                                                    : reinterpret_cast<sockaddr_in *>(&addr)->sin_port);
+    }
+    ProxyWorkerPool *pool = &m_pool;
+    QMetaObject::invokeMethod(pool, [pool, fd = pair[1], peer, peerPort] { pool->adoptRelayed(fd, peer, peerPort); },
+                              Qt::QueuedConnection);
+    if (!flushRelay(c))
+        return;
+    updateRelayInterest(c);
+}
+
+// Client side of a relay: its answers out, its requests in.
+void ProxyWorker::relayFromClient(Conn *c, uint32_t events)
+{
+    if (events & (EPOLLERR | EPOLLHUP)) { // gone both ways: nobody to answer
+        closeConn(c);
+        return;
+    }
+    if (!c->pending.isEmpty() && !flush(c))
+        return;
+    if (c->pending.isEmpty() && c->relayEnded) {
+        c->tls->shutdown();
+        closeConn(c);
+        return;
+    }
+    if (!c->peerClosed && (events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP))) {
+        switch (c->tls->readAvailable(c->toRelay)) {
+        case TlsStream::Status::Failed:
+            closeConn(c);
+            return;
+        case TlsStream::Status::Closed:
+            c->peerClosed = true;
+            break;
+        default:
+            break;
+        }
+        if (!flushRelay(c))
+            return;
+    }
+    updateRelayInterest(c);
+}
+
+// The main thread's side of a relay: what it writes goes to the client.
+void ProxyWorker::onRelayEvent(Conn *c, uint32_t events, qint64)
+{
+    if (c->fd < 0 || c->relayFd < 0)
+        return; // closed earlier in this turn
+    if ((events & EPOLLOUT) && !flushRelay(c))
+        return;
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+        for (;;) {
+            const ssize_t n = ::read(c->relayFd, m_buffer.data(), kPeekBytes);
+            if (n > 0) {
+                c->pending.append(m_buffer.constData(), n);
+                if (c->pending.size() - c->pendingPos >= qsizetype(kPeekBytes) * 4)
+                    break; // the client reads slowly: let it catch up first
+                continue;
+            }
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                break;
+            if (n < 0 && errno == EINTR)
+                continue;
+            // Its end closed: no more to relay either way.
+            c->relayEnded = true;
+            epoll_ctl(m_epoll, EPOLL_CTL_DEL, c->relayFd, nullptr);
+            ::close(c->relayFd);
+            c->relayFd = -1;
+            break;
+        }
+        if (!c->pending.isEmpty() && !flush(c))
+            return;
+        if (c->relayEnded && c->pending.isEmpty()) {
+            c->tls->shutdown();
+            closeConn(c);
+            return;
+        }
+    }
+    updateRelayInterest(c);
+}
+
+// Plain bytes from the client to the main thread's connection.
+bool ProxyWorker::flushRelay(Conn *c)
+{
+    if (c->relayFd < 0) {
+        c->toRelay.clear(); // nobody reads them any more
+        return true;
+    }
+    qsizetype done = 0;
+    while (done < c->toRelay.size()) {
+        const ssize_t n = ::send(c->relayFd, c->toRelay.constData() + done, size_t(c->toRelay.size() - done),
+                                 MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            done += n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        closeConn(c);
+        return false;
+    }
+    c->toRelay.remove(0, done);
+    if (c->toRelay.isEmpty() && c->peerClosed)
+        ::shutdown(c->relayFd, SHUT_WR); // the client's end, passed on
+    return true;
+}
+
+// Back-pressure both ways: read from one side only while the other takes it.
+void ProxyWorker::updateRelayInterest(Conn *c)
+{
+    constexpr qsizetype kRelayBuffer = qsizetype(kPeekBytes) * 4;
+    uint32_t client = 0;
+    if (!c->peerClosed && c->toRelay.size() < kRelayBuffer)
+        client |= EPOLLIN | EPOLLRDHUP;
+    if (!c->pending.isEmpty())
+        client |= EPOLLOUT;
+    setInterest(c, client);
+    if (c->relayFd >= 0) {
+        epoll_event ev{};
+        ev.events = (c->pending.size() - c->pendingPos < kRelayBuffer ? EPOLLIN : 0)
+                    | (c->toRelay.isEmpty() ? 0 : EPOLLOUT);
+        ev.data.ptr = reinterpret_cast<void *>(reinterpret_cast<quintptr>(c) + 1);
+        epoll_ctl(m_epoll, EPOLL_CTL_MOD, c->relayFd, &ev);
+    }
+}
+
 void ProxyWorker::handOver(Conn *c)
 {
+    if (c->tls) {
+        startRelay(c);
+        return;
+    }
     const int fd = c->fd;
     epoll_ctl(m_epoll, EPOLL_CTL_DEL, fd, nullptr);
     retire(c);
@@ -944,6 +1256,19 @@ void ProxyWorker::handOver(Conn *c)
 
 void ProxyWorker::closeConn(Conn *c, bool countClosed)
 {
+    if (c->relayed) {
+        // The main thread's connection counts it, and sees its end of the pair close.
+        if (c->relayFd >= 0) {
+            epoll_ctl(m_epoll, EPOLL_CTL_DEL, c->relayFd, nullptr);
+            ::close(c->relayFd);
+            c->relayFd = -1;
+        }
+        const int fd = c->fd;
+        epoll_ctl(m_epoll, EPOLL_CTL_DEL, fd, nullptr);
+        ::close(fd);
+        retire(c);
+        return;
+    }
     if (c->awaiting) {
         ProxyWorkerPool *pool = &m_pool;
         QMetaObject::invokeMethod(pool, [pool, id = c->id] { pool->m_host.abandonConnection(id); },
@@ -971,22 +1296,23 @@ void ProxyWorker::retire(Conn *c)
 
 void ProxyWorker::beginLinger(Conn *c, qint64 now)
 {
+    if (c->tls)
+        c->tls->shutdown(); // close_notify first
     ::shutdown(c->fd, SHUT_WR);
     c->lingering = true;
     c->lingerUntilMs = now + kLingerMs;
     setInterest(c, EPOLLIN | EPOLLRDHUP);
 }
 
-// Silence after connect: the 408, then close.
+// Silence after connect: the 408, then close. (An HTTPS client silent
+// before its handshake is done cannot be answered: it is closed.)
 void ProxyWorker::rejectSilent(Conn *c, qint64 now)
 {
-    const Response r = headerTimeoutError(m_config->headerTimeoutMs);
-    QByteArray bytes;
-    wire::appendResponseHead(bytes, r, wire::ResponseFraming{1, false, true, false});
-    bytes += r.body;
-    [[maybe_unused]] const ssize_t n = ::send(c->fd, bytes.constData(), size_t(bytes.size()),
-                                              MSG_NOSIGNAL | MSG_DONTWAIT);
-    beginLinger(c, now);
+    if (c->tls && !c->tls->handshakeDone()) {
+        closeConn(c);
+        return;
+    }
+    writeAndClose(c, headerTimeoutError(m_config->headerTimeoutMs), now);
 }
 
 void ProxyWorker::timeoutSweep(qint64 now)
@@ -998,8 +1324,8 @@ void ProxyWorker::timeoutSweep(qint64 now)
         if (c->lingering) {
             if (now >= c->lingerUntilMs)
                 expired.push_back(c);
-        } else if (!c->pending.isEmpty() || c->handOver || c->awaiting) {
-            continue; // waiting for the peer to read, or for the main thread's answer
+        } else if (!c->pending.isEmpty() || c->handOver || c->awaiting || c->relayed) {
+            continue; // waiting for the peer to read, or for the main thread (its timeouts)
         } else if (!c->served ? now - c->openedMs >= config.headerTimeoutMs
                               : now - c->lastActiveMs >= config.idleTimeoutMs) {
             expired.push_back(c);
@@ -1072,11 +1398,32 @@ QTcpServer *ProxyWorkerPool::createListener(QObject *parent)
 
 bool ProxyWorkerPool::dispatch(qintptr descriptor)
 {
-    if (m_stopping || !m_host.hasRoomForConnection(connectionCount()))
+    const bool refuse = m_stopping || !m_host.hasRoomForConnection(connectionCount());
+    // Plain HTTP: QTcpServer's way to ProxyServer, which writes the 503.
+    // HTTPS: only a worker speaks TLS; it writes the 503 after the handshake.
+    if (refuse && !m_tls)
         return false;
     m_held.fetch_add(1, std::memory_order_relaxed);
-    m_workers[m_next++ % m_workers.size()]->post(int(descriptor));
+    m_workers[m_next++ % m_workers.size()]->post(int(descriptor), refuse);
     return true;
+}
+
+void ProxyWorkerPool::setTlsContext(const TlsStream::Context &context)
+{
+    m_tls = context;
+    publishConfig();
+}
+
+void ProxyWorkerPool::adoptRelayed(int descriptor, const QHostAddress &peer, quint16 peerPort)
+{
+    auto *socket = new QTcpSocket;
+    if (!socket->setSocketDescriptor(descriptor)) {
+        m_context.stats.connectionClosed(peer.toString());
+        ::close(descriptor);
+        delete socket;
+        return;
+    }
+    m_host.adoptOpenConnection(socket, peer, peerPort);
 }
 
 void ProxyWorkerPool::serveRequest(ProxyWorker *worker, quint64 connection, const QString &peer,
@@ -1115,6 +1462,8 @@ void ProxyWorkerPool::publishConfig()
     config->idleTimeoutMs = limits.idleTimeoutMs;
     config->maxHeaderBytes = limits.maxHeaderBytes;
     config->maxBodyBytes = std::min<qint64>(limits.maxBodyBytes, kPeekBytes);
+    config->maxClients = m_options.maxClients;
+    config->tls = m_tls;
     std::lock_guard lock(m_configMutex);
     m_config = std::move(config);
     m_configGeneration.fetch_add(1, std::memory_order_release);

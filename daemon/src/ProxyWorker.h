@@ -1,11 +1,13 @@
 #pragma once
 #include "ConnectionHost.h"
 #include "DaemonOptions.h"
+#include "TlsStream.h"
 
 #include "prawmp/RateLimiter.h"
 #include "prawmp/Response.h"
 
 #include <QObject>
+#include <QHostAddress>
 #include <QTcpServer>
 
 #include <atomic>
@@ -85,6 +87,9 @@ public:
     // Connections the workers hold right now.
     int connectionCount() const { return m_held.load(std::memory_order_relaxed); }
 
+    // --tls-cert: the workers speak HTTPS with this context (SIGHUP: a
+    // renewed certificate; new connections get it).
+    void setTlsContext(const TlsStream::Context &context);
     // SIGHUP: routes, token, limits and --log-requests as reloaded.
     void applyOptions(const DaemonOptions &options);
     // Stop serving: idle connections are closed, new ones go to ProxyServer.
@@ -97,6 +102,9 @@ private:
                       const IncomingRequest &request);
     void publishConfig();
     void adopt(int descriptor);
+    // An HTTPS connection a worker relays: `descriptor` is the main thread's
+    // end of the socket pair; `peer`, the client.
+    void adoptRelayed(int descriptor, const QHostAddress &peer, quint16 peerPort);
 
     ConnectionHost &m_host;
     ServingContext m_context;
@@ -106,6 +114,7 @@ private:
     std::shared_ptr<const WorkerConfig> m_config;
     std::atomic<quint64> m_configGeneration{0};
     bool m_stopping = false;
+    TlsStream::Context m_tls;
     std::vector<std::unique_ptr<ProxyWorker>> m_workers;
     std::atomic<int> m_held{0};
     size_t m_next = 0;

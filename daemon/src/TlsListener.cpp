@@ -28,7 +28,8 @@ bool readFile(const QString &path, const char *what, QByteArray *content, QStrin
 
 TlsListener::TlsListener(QObject *parent) : QObject(parent) {}
 
-bool TlsListener::read(const DaemonOptions &options, QSslConfiguration *configuration, QString *error)
+bool TlsListener::read(const DaemonOptions &options, QSslConfiguration *configuration,
+                       TlsStream::Context *serverContext, QString *error)
 {
     if (!QSslSocket::supportsSsl()) {
         *error = QStringLiteral("TLS is not available: Qt has no TLS backend (OpenSSL) here");
@@ -68,13 +69,17 @@ bool TlsListener::read(const DaemonOptions &options, QSslConfiguration *configur
     c.setProtocol(QSsl::TlsV1_2OrLater);
     // Clients authenticate with the proxy token, not with certificates.
     c.setPeerVerifyMode(QSslSocket::VerifyNone);
+    TlsStream::Context context = TlsStream::serverContext(options.tlsCertificateFile, options.tlsKeyFile, error);
+    if (!context)
+        return false;
     *configuration = c;
+    *serverContext = std::move(context);
     return true;
 }
 
 bool TlsListener::load(const DaemonOptions &options, QString *error)
 {
-    if (!read(options, &m_configuration, error))
+    if (!read(options, &m_configuration, &m_serverContext, error))
         return false;
     m_handshakeTimeoutMs = options.httpLimits().headerTimeoutMs;
     qCInfo(lcTls).noquote() << "serving HTTPS with" << describe();
@@ -99,9 +104,11 @@ QTcpServer *TlsListener::createServer(QObject *parent)
 bool TlsListener::reload(const DaemonOptions &options, QString *error)
 {
     QSslConfiguration c;
-    if (!read(options, &c, error))
+    TlsStream::Context context;
+    if (!read(options, &c, &context, error))
         return false;
     m_configuration = c;
+    m_serverContext = std::move(context);
     m_handshakeTimeoutMs = options.httpLimits().headerTimeoutMs;
     for (const QPointer<QSslServer> &server : std::as_const(m_servers)) {
         if (server) {

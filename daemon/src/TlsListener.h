@@ -1,5 +1,6 @@
 #pragma once
 #include "DaemonOptions.h"
+#include "TlsStream.h"
 
 #include <QList>
 #include <QObject>
@@ -32,13 +33,18 @@ public:
     // get it. On error the servers keep the certificate they have.
     bool reload(const DaemonOptions &options, QString *error);
 
+    // The same certificate and key for the serving threads' OpenSSL sessions.
+    TlsStream::Context serverContext() const { return m_serverContext; }
+
     // What the loaded certificate is for, for the log: "CN=..., expires ...".
     QString describe() const;
 
 private:
-    static bool read(const DaemonOptions &options, QSslConfiguration *configuration, QString *error);
+    static bool read(const DaemonOptions &options, QSslConfiguration *configuration,
+                     TlsStream::Context *serverContext, QString *error);
 
     QSslConfiguration m_configuration;
+    TlsStream::Context m_serverContext;
     int m_handshakeTimeoutMs = 10'000;
     QList<QPointer<QSslServer>> m_servers;
 };
