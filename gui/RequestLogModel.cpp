@@ -2,6 +2,8 @@
 
 #include "Theme.h"
 
+#include "prawmp/RequestPipeline.h"
+
 #include <QDateTime>
 #include <QGuiApplication>
 #include <QLocale>

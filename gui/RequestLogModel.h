@@ -1,5 +1,5 @@
 #pragma once
-#include "prawmp/RequestPipeline.h"
+#include "prawmp/PipelineStats.h"
 
 #include <QAbstractTableModel>
 #include <QSortFilterProxyModel>

@@ -7,6 +7,12 @@
 // package `cmake --install` puts in a temporary prefix. Both must pass the
 // same checks; the fake upstream's log is also read here, independently of
 // what the program says. Heavy (an install, a configure and a build): serial.
+//
+// The same install is where core's public API is checked: the headers it
+// puts in include/prawmp are core/include/prawmp's (plus Version.h) and
+// nothing of core/internal, every prawmp/ header they include is installed,
+// and the outside build compiles all of them (tests/qnam-app/CMakeLists.txt
+// generates a file including each).
 #include "DaemonTestKit.h"
 #include "ProcessFixture.h"
 #include "TestPorts.h"
@@ -19,6 +25,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
+#include <QRegularExpression>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -79,6 +86,24 @@ class TestQnamApp : public QObject
 private:
     QString m_build; // the build tree holding this test
     QTemporaryDir m_tmp;
+    QString m_prefix; // where installPackage() put the package, once
+
+    // `cmake --install` of this build into a temporary prefix, once for the suite.
+    void installPackage()
+    {
+        if (!m_prefix.isEmpty())
+            return;
+        const QString prefix = m_tmp.filePath(u"prefix"_s);
+        const Run install = run(u"cmake"_s, {u"--install"_s, m_build, u"--prefix"_s, prefix},
+                                QProcessEnvironment::systemEnvironment(), 180'000);
+        QVERIFY2(install.finished && install.exitCode == 0, qPrintable(install.describe(u"cmake --install"_s)));
+        m_prefix = prefix;
+    }
+
+    static QStringList headersIn(const QString &dir)
+    {
+        return QDir(dir).entryList({u"*.h"_s}, QDir::Files, QDir::Name);
+    }
 
     // Fake upstream + daemon pacing 1.5 s apart (so a request can be
     // aborted while it waits), the program against them, and the upstream's
@@ -136,12 +161,50 @@ private slots:
         passesEveryCheck(QCoreApplication::applicationDirPath() + u"/qnam-app/prawmp-qnam-check"_s);
     }
 
+    void installedHeadersAreThePublicApiAlone()
+    {
+        installPackage();
+        QVERIFY(!m_prefix.isEmpty());
+        const QString installedDir = m_prefix + u"/include/prawmp"_s;
+        const QStringList installed = headersIn(installedDir);
+        const QStringList publicHeaders = headersIn(prawmp::test::sourceDir() + u"/core/include/prawmp"_s);
+        const QStringList internalHeaders = headersIn(prawmp::test::sourceDir() + u"/core/internal/prawmp"_s);
+        QVERIFY2(publicHeaders.contains(u"MultiprocessHandler.h"_s), qPrintable(publicHeaders.join(u' ')));
+        QVERIFY2(internalHeaders.contains(u"RequestPipeline.h"_s), qPrintable(internalHeaders.join(u' ')));
+
+        // Exactly the public headers and the generated Version.h: no internal
+        // header, no private one from core/src.
+        for (const QString &header : internalHeaders)
+            QVERIFY2(!installed.contains(header), qPrintable(u"internal header installed: "_s + header));
+        QStringList expected = publicHeaders;
+        expected.append(u"Version.h"_s);
+        expected.sort();
+        QCOMPARE(installed, expected);
+
+        // Every prawmp/ header an installed header includes is installed too.
+        static const QRegularExpression include(u"^\\s*#\\s*include\\s*[<\"]prawmp/([^\">]+)[\">]"_s,
+                                                QRegularExpression::MultilineOption);
+        int includes = 0;
+        for (const QString &header : installed) {
+            QFile file(installedDir + u'/' + header);
+            QVERIFY2(file.open(QIODevice::ReadOnly), qPrintable(file.fileName()));
+            const QString text = QString::fromUtf8(file.readAll());
+            for (auto it = include.globalMatch(text); it.hasNext();) {
+                const QString named = it.next().captured(1);
+                ++includes;
+                QVERIFY2(installed.contains(named),
+                         qPrintable(header + u" includes prawmp/"_s + named + u", which is not installed"_s
+                                    + (internalHeaders.contains(named) ? u" (an internal header)"_s : QString())));
+            }
+        }
+        QVERIFY2(includes >= 10, qPrintable(QString::number(includes))); // not vacuous
+    }
+
     void sameProgramBuiltAgainstTheInstalledPackage()
     {
-        const QString prefix = m_tmp.filePath(u"prefix"_s);
-        Run install = run(u"cmake"_s, {u"--install"_s, m_build, u"--prefix"_s, prefix},
-                          QProcessEnvironment::systemEnvironment(), 180'000);
-        QVERIFY2(install.finished && install.exitCode == 0, qPrintable(install.describe(u"cmake --install"_s)));
+        installPackage();
+        QVERIFY(!m_prefix.isEmpty());
+        const QString prefix = m_prefix;
         for (const QString &header : {u"NetworkAccessManager.h"_s, u"RateBudget.h"_s})
             QVERIFY2(QFileInfo::exists(prefix + u"/include/prawmp/"_s + header), qPrintable(header));
 
@@ -164,6 +227,19 @@ private slots:
         const Run compile = run(u"cmake"_s, {u"--build"_s, build, u"-j"_s, u"2"_s},
                                 QProcessEnvironment::systemEnvironment(), 180'000);
         QVERIFY2(compile.finished && compile.exitCode == 0, qPrintable(compile.describe(u"cmake --build"_s)));
+
+        // The program compiled every installed header, found in the prefix alone.
+        QFile every(build + u"/every_public_header.cpp"_s);
+        QVERIFY(every.open(QIODevice::ReadOnly));
+        const QByteArray everyText = every.readAll();
+        const QStringList installed = headersIn(prefix + u"/include/prawmp"_s);
+        QVERIFY(!installed.isEmpty());
+        for (const QString &header : installed)
+            QVERIFY2(everyText.contains("#include <prawmp/" + header.toUtf8() + ">\n"), qPrintable(header));
+        QFile ninja(build + u"/build.ninja"_s);
+        QVERIFY(ninja.open(QIODevice::ReadOnly));
+        QVERIFY2(!ninja.readAll().contains(QFileInfo(prawmp::test::sourceDir()).canonicalFilePath().toUtf8() + "/core"),
+                 "the outside build uses core's source tree");
 
         passesEveryCheck(build + u"/prawmp-qnam-check"_s);
     }

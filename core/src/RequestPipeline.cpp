@@ -94,7 +94,7 @@ struct RequestPipeline::Private
     {
         if (!q->isSignalConnected(QMetaMethod::fromSignal(&RequestPipeline::requestFinished)))
             return;
-        emit q->requestFinished(RequestRecord::answered(clientId, request, reply, clock.elapsed() - startedMs));
+        emit q->requestFinished(answeredRecord(clientId, request, reply, clock.elapsed() - startedMs));
     }
 
     QString rateDomain(const Request &request) const
@@ -321,8 +321,8 @@ struct RequestPipeline::Private
     }
 };
 
-RequestRecord RequestRecord::answered(const QString &clientId, const Request &request, const Reply &reply,
-                                     qint64 totalMs)
+RequestRecord answeredRecord(const QString &clientId, const Request &request, const Reply &reply,
+                            qint64 totalMs)
 {
     RequestRecord r;
     r.finishedAtMs = QDateTime::currentMSecsSinceEpoch();
@@ -338,8 +338,8 @@ RequestRecord RequestRecord::answered(const QString &clientId, const Request &re
     return r;
 }
 
-RequestRecord RequestRecord::hit(const QString &clientId, const QByteArray &method, const QString &redactedUrl,
-                                 const Response &answer)
+RequestRecord hitRecord(const QString &clientId, const QByteArray &method, const QString &redactedUrl,
+                        const Response &answer)
 {
     RequestRecord r;
     r.finishedAtMs = QDateTime::currentMSecsSinceEpoch();

@@ -416,7 +416,7 @@ void ProxyServer::logRequest(const Pending &pending, const Reply &reply, qint64 
     if (level <= 0)
         return;
     RequestLog::Entry entry;
-    entry.record = RequestRecord::answered(pending.clientId, pending.request, reply, totalMs);
+    entry.record = answeredRecord(pending.clientId, pending.request, reply, totalMs);
     if (level >= 2) {
         entry.requestBody = pending.request.body;
         entry.responseBody = reply.response().body;

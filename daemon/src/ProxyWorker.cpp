@@ -927,7 +927,7 @@ void ProxyWorker::report(RouteMemo &memo, const Conn &c, const Response &answer)
         return;
     if (memo.redactedUrl.isEmpty())
         memo.redactedUrl = RequestPipeline::redactedUrl(memo.keyed.url);
-    RequestRecord record = RequestRecord::hit(c.clientId, memo.keyed.method, memo.redactedUrl, answer);
+    RequestRecord record = hitRecord(c.clientId, memo.keyed.method, memo.redactedUrl, answer);
     if (logLevel > 0)
         m_log.write(RequestLog::Entry{record, {}, logLevel >= 2 ? answer.body : QByteArray()});
     if (event)

@@ -13,6 +13,8 @@ class PRAWMP_EXPORT DefaultHandler : public Handler
 public:
     DefaultHandler();
     // Uses this pipeline instead of the process-wide one (not owned).
+    // RequestPipeline is one of core's internal headers (not installed):
+    // these pipeline hooks serve the project's own tests and daemon.
     explicit DefaultHandler(RequestPipeline *pipeline);
 
     Reply *request(const Request &request) override;

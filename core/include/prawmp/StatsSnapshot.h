@@ -1,6 +1,5 @@
 #pragma once
-#include "prawmp/RateLimiter.h"
-#include "prawmp/RequestPipeline.h"
+#include "prawmp/PipelineStats.h"
 
 #include <QJsonObject>
 #include <QList>

@@ -1,5 +1,6 @@
 #pragma once
 #include "prawmp/HttpHeaders.h"
+#include "prawmp/PipelineStats.h"
 
 #include <QDateTime>
 #include <QObject>
@@ -20,37 +21,6 @@ struct PRAWMP_EXPORT RateLimitConfig
     // Adaptive policy: share of a window's budget that may leave at once
     // after an idle spell; the rest is paced to last until the reset.
     double burstFraction = 0.5;
-};
-
-// What the limiter currently believes about one rate domain.
-struct PRAWMP_EXPORT DomainState
-{
-    QString domain;           // "host", "host app:CLIENT_ID" or "host unidentified"
-    QString app;              // the OAuth client id of an app's domain, else empty
-    QString label;            // --app-label's name for the app, else empty
-    // What to show a person: the domain, with the app's label for its client
-    // id when it has one ("oauth.reddit.com app:modbot").
-    QString displayName() const;
-    bool budgetKnown = false; // X-Ratelimit-* headers seen
-    int budget = 0;           // used + remaining of the current window
-    double remaining = 0;     // our conservative estimate
-    double reserved = 0;      // of which kept free for programs outside the daemon
-    double secondsToReset = 0; // until the budget surely renews (the end's late bound)
-    int queued = 0;
-    int inFlight = 0;
-    bool paused = false;      // after a 429, until the reset
-    quint64 granted = 0;
-    quint64 rejected429 = 0;
-
-    // What the limiter has learned of the upstream's window. Reddit does not
-    // say how it rounds X-Ratelimit-Reset, so each answer places the end
-    // within an interval wide enough for every rounding; answers narrow it.
-    double windowSeconds = 0;        // the window is at least this long
-    double secondsToWindowEndLo = 0; // the current window ends in [lo, hi] s from now;
-    double secondsToWindowEndHi = 0; // pacing aims at lo, the budget renews at hi
-    int windowEvidence = 0;          // answers that placed this window's end
-    bool windowEndFromAnswers = false; // false: predicted from the last window
-    quint64 counterResets = 0;       // windows whose start an answer's count proved
 };
 
 // The rate-limit headers of one answer, read as Reddit sends them:

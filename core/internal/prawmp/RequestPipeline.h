@@ -1,5 +1,6 @@
 #pragma once
 #include "prawmp/AppIdentities.h"
+#include "prawmp/PipelineStats.h"
 #include "prawmp/RateLimiter.h"
 #include "prawmp/Reply.h"
 #include "prawmp/Request.h"
@@ -24,50 +25,14 @@ struct PRAWMP_EXPORT PipelineConfig
     AppIdentities::RateKey rateKey = AppIdentities::RateKey::App;
 };
 
-// One finished request, as reported to logs, /_mp/events and the GUI.
-// The URL has credential-like query values redacted.
-struct PRAWMP_EXPORT RequestRecord
-{
-    qint64 finishedAtMs = 0; // ms since the epoch
-    QString clientId;
-    QByteArray method;
-    QString url;
-    int status = 0;          // 0 when there was no upstream answer
-    CacheStatus cacheStatus = CacheStatus::Miss;
-    QString error;           // Error::code() when failed
-    qint64 waitMs = 0;
-    qint64 totalMs = 0;
-    qint64 bytes = 0;
-
-    // The one way records are made. A request answered through the pipeline
-    // (`reply` finished), `totalMs` after it came:
-    static RequestRecord answered(const QString &clientId, const Request &request, const Reply &reply,
-                                  qint64 totalMs);
-    // A cache hit answered without it (the daemon's serving threads);
-    // `redactedUrl` is RequestPipeline::redactedUrl() of its URL.
-    static RequestRecord hit(const QString &clientId, const QByteArray &method, const QString &redactedUrl,
-                             const Response &answer);
-};
-
-struct PRAWMP_EXPORT PipelineCounters
-{
-    quint64 requests = 0;
-    quint64 hits = 0;
-    quint64 misses = 0;
-    quint64 bypasses = 0;
-    quint64 coalesced = 0;
-    // Hits and coalesced answers that another token of the same identity
-    // (app, user, scopes) had asked for: the identity cache at work.
-    quint64 servedAcrossTokens = 0;
-    quint64 upstreamRequests = 0;
-    quint64 upstream429 = 0;
-    quint64 errors = 0;
-    quint64 queueRejections = 0;
-    // Histogram of rate-limiter waits: counts of waits <= each bound (ms).
-    QList<qint64> waitBucketBoundsMs;
-    QList<quint64> waitBucketCounts; // cumulative, one per bound, last = +Inf
-    double waitSumMs = 0;
-};
+// The one way request records are made. A request answered through the
+// pipeline (`reply` finished), `totalMs` after it came:
+PRAWMP_EXPORT RequestRecord answeredRecord(const QString &clientId, const Request &request, const Reply &reply,
+                                           qint64 totalMs);
+// A cache hit answered without it (the daemon's serving threads);
+// `redactedUrl` is RequestPipeline::redactedUrl() of its URL.
+PRAWMP_EXPORT RequestRecord hitRecord(const QString &clientId, const QByteArray &method, const QString &redactedUrl,
+                                      const Response &answer);
 
 // The chain every request goes through: cache -> coalescing of identical
 // in-flight requests -> fair rate limiter -> upstream. DefaultHandler runs
