@@ -1141,8 +1141,8 @@ class Bench:
         nginx_ssl = bool(self.nginx) and self._nginx_has_ssl()
         fake = self.fake("tls-fake", 100000000, 600, 0)
         md = ["wrk (keep-alive, 1 thread, %d connections, %d s per run, %d interleaved rounds: the mean) asks for "
-              "one cached URL (%s) over HTTPS: the daemon with `--tls-cert/--tls-key` (`--threads 1`; the serving "
-              "threads do not take TLS, so its main thread answers every request) and nginx `listen ... ssl` + "
+              "one cached URL (%s) over HTTPS: the daemon with `--tls-cert/--tls-key` (`--threads 1`: its serving "
+              "thread speaks TLS with OpenSSL and answers the hits) and nginx `listen ... ssl` + "
               "`proxy_cache` (1 worker) on the same self-signed P-256 (ECDSA) certificate, in front of the same "
               "fake upstream. Both pinned with `taskset` to CPU 0, wrk to CPU 1, as in \"Cache-hit throughput\"; "
               "TLS handshakes happen once per connection (wrk keeps them alive), so this is the cost of "

@@ -58,6 +58,16 @@ private slots:
             QVERIFY2(m_daemon.stop(), qPrintable(m_daemon.describe()));
     }
 
+    // The serving threads' byte I/O is the backend PRAWMP_IO_BACKEND names
+    // (this suite runs again as tst_daemon_proxy_poll), epoll by default.
+    void servingThreadsUseTheChosenIoBackend()
+    {
+        const QString wanted = qEnvironmentVariable("PRAWMP_IO_BACKEND", QStringLiteral("epoll"));
+        const QJsonObject engine = fetchJson(port(), "/_mp/stats")["engine"].toObject();
+        QVERIFY(engine["servingThreads"].toInt() > 0);
+        QCOMPARE(engine["ioBackend"].toString(), wanted);
+    }
+
     void pipelinedRequestsAreAnsweredInOrder()
     {
         RawClient client(port());

@@ -477,6 +477,7 @@ StatsSnapshot ProxyServer::snapshot() const
     s.servingThreads = m_workers ? m_workers->threadCount() : 0;
     s.servingThreadHits = m_stats.servingThreadHits();
     s.connectionsHandedOver = m_stats.connectionsHandedOver();
+    s.ioBackend = m_workers ? m_workers->ioBackend() : QString();
     s.requestEventsNotSent = m_stats.requestEventsNotSent();
     const auto cache = m_pipeline->cache().counters();
     s.cacheEntries = cache.entries;

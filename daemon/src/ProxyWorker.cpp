@@ -4,6 +4,7 @@
 #include "ClientRegistry.h"
 #include "ConstantTime.h"
 #include "ControlEndpoints.h"
+#include "EventPoller.h"
 #include "HttpConnection.h"
 #include "RequestEventFeed.h"
 #include "RequestLog.h"
@@ -40,8 +41,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -67,7 +66,21 @@ namespace {
 
 // What a worker peeks at per read; a request that does not fit is handed over.
 constexpr size_t kPeekBytes = 64 * 1024;
-constexpr int kMaxEvents = 256;
+// Linux takes bytes off a TCP socket without copying them (MSG_TRUNC);
+// elsewhere they are read into the peek buffer, which is free by then.
+#ifdef __linux__
+constexpr int kDiscardFlag = MSG_TRUNC;
+#else
+constexpr int kDiscardFlag = 0;
+#endif
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0 // macOS: SO_NOSIGPIPE on each socket instead
+#endif
+
+// A connection waiting for its next request, and one waiting for the main
+// thread's answer (reading nothing meanwhile, but told if the peer leaves).
+constexpr EventPoller::Interests kReading = EventPoller::Interest::Readable | EventPoller::Interest::PeerClosed;
+constexpr EventPoller::Interests kAwaiting = EventPoller::Interest::PeerClosed;
 // The limiter's view in the X-Ratelimit-* fields of hits may be this old.
 constexpr qint64 kBudgetViewMs = 25;
 // Per-worker memo of routed targets and prepared answers.
@@ -300,12 +313,12 @@ public:
         : m_pool(pool), m_cache(context.cache), m_budgetView(context.budget), m_identities(context.identities),
           m_statsSink(context.stats), m_events(context.events), m_log(context.log)
     {
-        m_epoll = epoll_create1(EPOLL_CLOEXEC);
-        m_wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        epoll_event ev{};
-        ev.events = EPOLLIN;
-        ev.data.ptr = nullptr;
-        epoll_ctl(m_epoll, EPOLL_CTL_ADD, m_wake, &ev);
+        // The platform's byte I/O: epoll on Linux, poll(2) elsewhere.
+        m_poller = EventPoller::create();
+        if (!m_poller) {
+            qCWarning(lcWorker) << "no event poller:" << strerror(errno) << "- using poll(2)";
+            m_poller = EventPoller::create(EventPoller::Backend::Poll);
+        }
         m_buffer.resize(kPeekBytes);
         m_parser.setBorrowing(true);
         m_thread = std::thread([this] { run(); });
@@ -322,8 +335,6 @@ public:
             m_thread.join();
         for (auto &[fd, conn] : m_conns)
             ::close(fd);
-        ::close(m_wake);
-        ::close(m_epoll);
     }
 
     // Main thread: a new connection for this worker. `refuse`: an HTTPS
@@ -337,6 +348,8 @@ public:
         }
         wake();
     }
+
+    const char *ioBackend() const { return m_poller->name(); }
 
     // Main thread: the answer to a request passed on (ConnectionHost::serveRequest).
     void postAnswer(quint64 connection, const Response &response)
@@ -398,8 +411,7 @@ private:
 
     void wake()
     {
-        const quint64 one = 1;
-        [[maybe_unused]] const ssize_t n = ::write(m_wake, &one, sizeof one);
+        m_poller->wake();
     }
 
     struct Answer
@@ -413,14 +425,16 @@ private:
     bool readTls(Conn *c, qint64 now);
     void writeAndClose(Conn *c, const Response &response, qint64 now);
     void startRelay(Conn *c);
-    void onRelayEvent(Conn *c, uint32_t events, qint64 now);
-    void relayFromClient(Conn *c, uint32_t events);
+    void onRelayEvent(Conn *c, const EventPoller::Event &event, qint64 now);
+    void relayFromClient(Conn *c, const EventPoller::Event &event);
+    // A relay's socket pair end is tagged with the connection's address + 1.
+    static void *relayTag(Conn *c) { return reinterpret_cast<void *>(reinterpret_cast<quintptr>(c) + 1); }
     bool flushRelay(Conn *c);
     void updateRelayInterest(Conn *c);
     void passOn(Conn *c, IncomingRequest request);
     void writeAnswer(Conn *c, const Response &response, qint64 now);
     void refreshConfig();
-    void onEvent(Conn *c, uint32_t events, qint64 now);
+    void onEvent(Conn *c, const EventPoller::Event &event, qint64 now);
     void serve(Conn *c, qint64 now);
     bool answerHit(Conn *c, const Peeked &request, qint64 now, std::vector<QByteArray> &out,
                    StatsSink::HitBatch &counted);
@@ -434,7 +448,7 @@ private:
     void beginLinger(Conn *c, qint64 now);
     void timeoutSweep(qint64 now);
     void rejectSilent(Conn *c, qint64 now);
-    void setInterest(Conn *c, uint32_t events);
+    void setInterest(Conn *c, EventPoller::Interests interest);
 
     ProxyWorkerPool &m_pool;
     ResponseCache &m_cache;
@@ -443,8 +457,7 @@ private:
     StatsSink &m_statsSink;
     RequestEventFeed &m_events;
     RequestLog &m_log;
-    int m_epoll = -1;
-    int m_wake = -1;
+    std::unique_ptr<EventPoller> m_poller;
     std::thread m_thread;
 
     std::mutex m_inboxMutex;
@@ -479,25 +492,19 @@ private:
 void ProxyWorker::run()
 {
     refreshConfig();
-    std::array<epoll_event, kMaxEvents> events;
+    std::vector<EventPoller::Event> events;
     m_lastSweepMs = monotonicMs();
     for (;;) {
-        const int n = epoll_wait(m_epoll, events.data(), kMaxEvents, 250);
+        m_poller->wait(events, 250);
         const qint64 now = monotonicMs();
         if (m_pool.m_configGeneration.load(std::memory_order_acquire) != m_configGeneration)
             refreshConfig();
-        for (int i = 0; i < n; ++i) {
-            if (!events[size_t(i)].data.ptr) {
-                quint64 count = 0;
-                [[maybe_unused]] const ssize_t r = ::read(m_wake, &count, sizeof count);
-                continue;
-            }
-            // A relay's socket pair end is tagged with the connection's address + 1.
-            const auto tag = reinterpret_cast<quintptr>(events[size_t(i)].data.ptr);
+        for (const EventPoller::Event &event : events) {
+            const auto tag = reinterpret_cast<quintptr>(event.tag); // see relayTag()
             if (tag & 1)
-                onRelayEvent(reinterpret_cast<Conn *>(tag - 1), events[size_t(i)].events, now);
+                onRelayEvent(reinterpret_cast<Conn *>(tag - 1), event, now);
             else
-                onEvent(reinterpret_cast<Conn *>(tag), events[size_t(i)].events, now);
+                onEvent(reinterpret_cast<Conn *>(tag), event, now);
         }
         {
             std::unique_lock lock(m_inboxMutex);
@@ -557,12 +564,12 @@ void ProxyWorker::takeInbox(qint64 now)
         conn->peer = *it;
         const int one = 1;
         ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+#ifdef SO_NOSIGPIPE
+        ::setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
+#endif
         const int flags = ::fcntl(fd, F_GETFL);
         ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
-        epoll_event ev{};
-        ev.events = EPOLLIN | EPOLLRDHUP;
-        ev.data.ptr = conn.get();
-        if (epoll_ctl(m_epoll, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        if (!m_poller->add(fd, kReading, conn.get())) {
             ::close(fd);
             m_pool.m_held.fetch_sub(1, std::memory_order_relaxed);
             continue;
@@ -584,20 +591,17 @@ void ProxyWorker::takeInbox(qint64 now)
     }
 }
 
-void ProxyWorker::setInterest(Conn *c, uint32_t events)
+void ProxyWorker::setInterest(Conn *c, EventPoller::Interests interest)
 {
-    epoll_event ev{};
-    ev.events = events;
-    ev.data.ptr = c;
-    epoll_ctl(m_epoll, EPOLL_CTL_MOD, c->fd, &ev);
+    m_poller->modify(c->fd, interest, c);
 }
 
-void ProxyWorker::onEvent(Conn *c, uint32_t events, qint64 now)
+void ProxyWorker::onEvent(Conn *c, const EventPoller::Event &event, qint64 now)
 {
     if (c->fd < 0)
         return; // closed earlier in this turn (through its relay)
     if (c->relayed) {
-        relayFromClient(c, events);
+        relayFromClient(c, event);
         return;
     }
     if (c->lingering) {
@@ -606,13 +610,13 @@ void ProxyWorker::onEvent(Conn *c, uint32_t events, qint64 now)
             const ssize_t n = ::recv(c->fd, m_buffer.data(), kPeekBytes, MSG_DONTWAIT);
             if (n > 0)
                 continue;
-            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && !(events & (EPOLLERR | EPOLLHUP)))
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && !(event.error || event.hangUp))
                 return;
             closeConn(c);
             return;
         }
     }
-    if (events & EPOLLERR) {
+    if (event.error) {
         closeConn(c);
         return;
     }
@@ -633,17 +637,17 @@ void ProxyWorker::onEvent(Conn *c, uint32_t events, qint64 now)
             beginLinger(c, now);
             return;
         }
-        setInterest(c, c->awaiting ? EPOLLRDHUP : EPOLLIN | EPOLLRDHUP);
+        setInterest(c, c->awaiting ? kAwaiting : kReading);
         if (c->awaiting)
             return;
     }
     if (c->awaiting) {
         // Nothing is read meanwhile; the peer leaving withdraws the request.
-        if (events & (EPOLLHUP | EPOLLRDHUP))
+        if (event.peerClosed)
             closeConn(c);
         return;
     }
-    if (events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP))
+    if (event.readable || event.peerClosed)
         serve(c, now);
 }
 
@@ -727,8 +731,8 @@ void ProxyWorker::serve(Conn *c, qint64 now)
         if (c->tls) {
             c->input.remove(0, qsizetype(consumed));
         } else {
-            // Take what was answered off the socket (MSG_TRUNC: without copying it).
-            const ssize_t taken = ::recv(c->fd, m_buffer.data(), consumed, MSG_TRUNC | MSG_DONTWAIT);
+            // Take what was answered off the socket.
+            const ssize_t taken = ::recv(c->fd, m_buffer.data(), consumed, kDiscardFlag | MSG_DONTWAIT);
             if (taken != ssize_t(consumed)) {
                 closeConn(c);
                 return;
@@ -765,17 +769,17 @@ bool ProxyWorker::readTls(Conn *c, qint64 now)
         case TlsStream::Status::Done:
             break;
         case TlsStream::Status::WantRead:
-            setInterest(c, EPOLLIN | EPOLLRDHUP);
+            setInterest(c, kReading);
             return false;
         case TlsStream::Status::WantWrite:
-            setInterest(c, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
+            setInterest(c, kReading | EventPoller::Interest::Writable);
             return false;
         case TlsStream::Status::Closed:
         case TlsStream::Status::Failed:
             closeConn(c); // not TLS (plain HTTP on the HTTPS port), or a failed handshake
             return false;
         }
-        setInterest(c, EPOLLIN | EPOLLRDHUP);
+        setInterest(c, kReading);
         if (c->refuse) {
             writeAndClose(c, tooManyClientsError(m_config->stopping, m_config->maxClients), now);
             return false;
@@ -831,47 +835,52 @@ bool ProxyWorker::answerHit(Conn *c, const Peeked &request, qint64 now, std::vec
         for (QByteArrayView v : request.acceptEncoding)
             memoKey.append("\0e:", 3).append(v);
     }
+    // Only what the cache answered is remembered: a worker passes misses on,
+    // and many distinct missed URLs would fill the memo for nothing.
     auto it = m_memo.find(memoKey);
-    if (it == m_memo.end()) {
+    RouteMemo fresh;
+    const bool known = it != m_memo.end();
+    if (!known) {
         const QByteArray target = request.target.toByteArray();
         const Router::Result route = config.router.resolve(target);
         if (!route.ok())
             return false;
-        if (m_memo.size() >= kMaxMemo)
-            m_memo.clear();
-        RouteMemo memo;
-        memo.ok = true;
+        fresh.ok = true;
         HttpHeaders credentials;
         for (QByteArrayView v : request.authorization)
             credentials.add("Authorization", v.toByteArray());
         for (QByteArrayView v : request.cookies)
             credentials.add("Cookie", v.toByteArray());
-        memo.keyed.method = QByteArrayLiteral("GET");
-        memo.keyed.url = route.url;
-        memo.keyed.headers = credentials;
+        fresh.keyed.method = QByteArrayLiteral("GET");
+        fresh.keyed.url = route.url;
+        fresh.keyed.headers = credentials;
         for (QByteArrayView v : request.acceptEncoding)
-            memo.keyed.headers.add("Accept-Encoding", v.toByteArray());
-        memo.host = route.url.host().toLower();
-        memo.credentials = credentials;
-        QByteArray stored(memoKey.constData(), memoKey.size()); // a deep copy
-        it = m_memo.insert(stored, memo);
+            fresh.keyed.headers.add("Accept-Encoding", v.toByteArray());
+        fresh.host = route.url.host().toLower();
+        fresh.credentials = credentials;
     }
-    RouteMemo &memo = *it;
-    memo.lastUsedMs = now;
+    RouteMemo *memo = known ? &*it : &fresh;
+    memo->lastUsedMs = now;
     // A token learned since this memo was made moves it to its app's domain
     // and to its identity's cache entries.
-    if (now >= memo.identityUntilMs) {
-        memo.key = CacheKey::forRequest(memo.keyed, &m_identities);
-        memo.domain = m_identities.rateDomain(memo.host, memo.credentials);
-        memo.identityUntilMs = now + kBudgetViewMs;
+    if (now >= memo->identityUntilMs) {
+        memo->key = CacheKey::forRequest(memo->keyed, &m_identities);
+        memo->domain = m_identities.rateDomain(memo->host, memo->credentials);
+        memo->identityUntilMs = now + kBudgetViewMs;
     }
 
-    const std::optional<ResponseCache::Entry> entry = m_cache.lookup(memo.key);
+    const std::optional<ResponseCache::Entry> entry = m_cache.lookup(memo->key);
     if (!entry)
         return false;
-    if (!memo.prepared.valid || !sameAnswer(memo.prepared.original, entry->response))
-        prepare(memo.prepared, entry->response);
-    const Prepared &prepared = memo.prepared;
+    if (!known) {
+        if (m_memo.size() >= kMaxMemo)
+            m_memo.clear();
+        QByteArray stored(memoKey.constData(), memoKey.size()); // a deep copy
+        memo = &*m_memo.insert(stored, std::move(fresh));
+    }
+    if (!memo->prepared.valid || !sameAnswer(memo->prepared.original, entry->response))
+        prepare(memo->prepared, entry->response);
+    const Prepared &prepared = memo->prepared;
 
     out.push_back(prepared.head); // shared, not copied
     QByteArray head;
@@ -880,7 +889,7 @@ bool ProxyWorker::answerHit(Conn *c, const Peeked &request, qint64 now, std::vec
     appendNumber(head, entry->ageSeconds);
     head.append("\r\n");
     if (entry->response.status != 429) {
-        head.append(budgetLines(memo.domain, now, prepared));
+        head.append(budgetLines(memo->domain, now, prepared));
     }
     head.append("X-Cache: HIT\r\n");
     const bool hasBody = wire::statusHasBody(entry->response.status);
@@ -913,7 +922,7 @@ bool ProxyWorker::answerHit(Conn *c, const Peeked &request, qint64 now, std::vec
     }
     ++counted.hits;
     counted.bytes += quint64(entry->response.body.size());
-    report(memo, *c, entry->response);
+    report(*memo, *c, entry->response);
     return true;
 }
 
@@ -999,7 +1008,7 @@ void ProxyWorker::send(Conn *c, std::vector<QByteArray> &out)
         if (!flush(c))
             return;
         if (!c->pending.isEmpty())
-            setInterest(c, EPOLLOUT);
+            setInterest(c, EventPoller::Interest::Writable);
         return;
     }
     std::array<iovec, 64> iov;
@@ -1038,7 +1047,7 @@ void ProxyWorker::send(Conn *c, std::vector<QByteArray> &out)
             skip = 0;
         }
         c->pendingPos = 0;
-        setInterest(c, EPOLLOUT);
+        setInterest(c, EventPoller::Interest::Writable);
         return;
     }
 }
@@ -1050,7 +1059,7 @@ void ProxyWorker::passOn(Conn *c, IncomingRequest request)
     c->awaitedHead = request.method == "HEAD";
     c->awaitedLast = !request.keepAlive;
     if (c->pending.isEmpty())
-        setInterest(c, EPOLLRDHUP); // the answers before it are out; see onEvent() otherwise
+        setInterest(c, kAwaiting); // the answers before it are out; see onEvent() otherwise
     ProxyWorkerPool *pool = &m_pool;
     QMetaObject::invokeMethod(pool, [pool, worker = this, id = c->id, peer = c->peer,
                                      request = std::move(request)] {
@@ -1082,7 +1091,7 @@ void ProxyWorker::writeAnswer(Conn *c, const Response &response, qint64 now)
     if (close)
         beginLinger(c, now);
     else
-        setInterest(c, EPOLLIN | EPOLLRDHUP); // the requests after it, if any
+        setInterest(c, kReading); // the requests after it, if any
 }
 
 // HTTPS: the main thread's connection gets the plain bytes through a
@@ -1090,19 +1099,23 @@ void ProxyWorker::writeAnswer(Conn *c, const Response &response, qint64 now)
 void ProxyWorker::startRelay(Conn *c)
 {
     int pair[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair) != 0) {
+    if (::socketpair(AF_UNIX, SOCK_STREAM, 0, pair) != 0) {
         qCWarning(lcWorker) << "cannot hand an HTTPS connection over:" << strerror(errno);
         closeConn(c);
         return;
     }
+    for (const int fd : pair)
+        ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    ::fcntl(pair[0], F_SETFL, ::fcntl(pair[0], F_GETFL) | O_NONBLOCK);
+#ifdef SO_NOSIGPIPE
+    const int one = 1;
+    ::setsockopt(pair[0], SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
+#endif
     c->relayed = true;
     c->relayFd = pair[0];
     c->toRelay = std::move(c->input);
     c->input = QByteArray();
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.ptr = reinterpret_cast<void *>(reinterpret_cast<quintptr>(c) + 1);
-    epoll_ctl(m_epoll, EPOLL_CTL_ADD, c->relayFd, &ev);
+    m_poller->add(c->relayFd, EventPoller::Interest::Readable, relayTag(c));
     m_statsSink.countHandOver();
     // From now on the main thread's connection is the one counted.
     m_pool.m_held.fetch_sub(1, std::memory_order_relaxed);
@@ -1124,9 +1137,9 @@ void ProxyWorker::startRelay(Conn *c)
 }
 
 // Client side of a relay: its answers out, its requests in.
-void ProxyWorker::relayFromClient(Conn *c, uint32_t events)
+void ProxyWorker::relayFromClient(Conn *c, const EventPoller::Event &event)
 {
-    if (events & (EPOLLERR | EPOLLHUP)) { // gone both ways: nobody to answer
+    if (event.error || event.hangUp) { // gone both ways: nobody to answer
         closeConn(c);
         return;
     }
@@ -1137,7 +1150,7 @@ void ProxyWorker::relayFromClient(Conn *c, uint32_t events)
         closeConn(c);
         return;
     }
-    if (!c->peerClosed && (events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP))) {
+    if (!c->peerClosed && (event.readable || event.peerClosed)) {
         switch (c->tls->readAvailable(c->toRelay)) {
         case TlsStream::Status::Failed:
             closeConn(c);
@@ -1155,13 +1168,13 @@ void ProxyWorker::relayFromClient(Conn *c, uint32_t events)
 }
 
 // The main thread's side of a relay: what it writes goes to the client.
-void ProxyWorker::onRelayEvent(Conn *c, uint32_t events, qint64)
+void ProxyWorker::onRelayEvent(Conn *c, const EventPoller::Event &event, qint64)
 {
     if (c->fd < 0 || c->relayFd < 0)
         return; // closed earlier in this turn
-    if ((events & EPOLLOUT) && !flushRelay(c))
+    if (event.writable && !flushRelay(c))
         return;
-    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+    if (event.readable || event.peerClosed || event.error) {
         for (;;) {
             const ssize_t n = ::read(c->relayFd, m_buffer.data(), kPeekBytes);
             if (n > 0) {
@@ -1176,7 +1189,7 @@ void ProxyWorker::onRelayEvent(Conn *c, uint32_t events, qint64)
                 continue;
             // Its end closed: no more to relay either way.
             c->relayEnded = true;
-            epoll_ctl(m_epoll, EPOLL_CTL_DEL, c->relayFd, nullptr);
+            m_poller->remove(c->relayFd);
             ::close(c->relayFd);
             c->relayFd = -1;
             break;
@@ -1224,18 +1237,19 @@ bool ProxyWorker::flushRelay(Conn *c)
 void ProxyWorker::updateRelayInterest(Conn *c)
 {
     constexpr qsizetype kRelayBuffer = qsizetype(kPeekBytes) * 4;
-    uint32_t client = 0;
+    EventPoller::Interests client;
     if (!c->peerClosed && c->toRelay.size() < kRelayBuffer)
-        client |= EPOLLIN | EPOLLRDHUP;
+        client |= kReading;
     if (!c->pending.isEmpty())
-        client |= EPOLLOUT;
+        client |= EventPoller::Interest::Writable;
     setInterest(c, client);
     if (c->relayFd >= 0) {
-        epoll_event ev{};
-        ev.events = (c->pending.size() - c->pendingPos < kRelayBuffer ? EPOLLIN : 0)
-                    | (c->toRelay.isEmpty() ? 0 : EPOLLOUT);
-        ev.data.ptr = reinterpret_cast<void *>(reinterpret_cast<quintptr>(c) + 1);
-        epoll_ctl(m_epoll, EPOLL_CTL_MOD, c->relayFd, &ev);
+        EventPoller::Interests relay;
+        if (c->pending.size() - c->pendingPos < kRelayBuffer)
+            relay |= EventPoller::Interest::Readable;
+        if (!c->toRelay.isEmpty())
+            relay |= EventPoller::Interest::Writable;
+        m_poller->modify(c->relayFd, relay, relayTag(c));
     }
 }
 
@@ -1246,7 +1260,7 @@ void ProxyWorker::handOver(Conn *c)
         return;
     }
     const int fd = c->fd;
-    epoll_ctl(m_epoll, EPOLL_CTL_DEL, fd, nullptr);
+    m_poller->remove(fd);
     retire(c);
     qCDebug(lcWorker) << "handing connection" << fd << "over to the main thread";
     m_statsSink.countHandOver();
@@ -1259,12 +1273,12 @@ void ProxyWorker::closeConn(Conn *c, bool countClosed)
     if (c->relayed) {
         // The main thread's connection counts it, and sees its end of the pair close.
         if (c->relayFd >= 0) {
-            epoll_ctl(m_epoll, EPOLL_CTL_DEL, c->relayFd, nullptr);
+            m_poller->remove(c->relayFd);
             ::close(c->relayFd);
             c->relayFd = -1;
         }
         const int fd = c->fd;
-        epoll_ctl(m_epoll, EPOLL_CTL_DEL, fd, nullptr);
+        m_poller->remove(fd);
         ::close(fd);
         retire(c);
         return;
@@ -1275,7 +1289,7 @@ void ProxyWorker::closeConn(Conn *c, bool countClosed)
                                   Qt::QueuedConnection);
     }
     const int fd = c->fd;
-    epoll_ctl(m_epoll, EPOLL_CTL_DEL, fd, nullptr);
+    m_poller->remove(fd);
     ::close(fd);
     if (countClosed)
         m_statsSink.connectionClosed(c->peer);
@@ -1301,7 +1315,7 @@ void ProxyWorker::beginLinger(Conn *c, qint64 now)
     ::shutdown(c->fd, SHUT_WR);
     c->lingering = true;
     c->lingerUntilMs = now + kLingerMs;
-    setInterest(c, EPOLLIN | EPOLLRDHUP);
+    setInterest(c, kReading);
 }
 
 // Silence after connect: the 408, then close. (An HTTPS client silent
@@ -1389,6 +1403,11 @@ ProxyWorkerPool::ProxyWorkerPool(ConnectionHost &host, const ServingContext &con
 ProxyWorkerPool::~ProxyWorkerPool()
 {
     m_workers.clear(); // joins the threads, closes their connections
+}
+
+QString ProxyWorkerPool::ioBackend() const
+{
+    return QString::fromLatin1(m_workers.front()->ioBackend());
 }
 
 QTcpServer *ProxyWorkerPool::createListener(QObject *parent)

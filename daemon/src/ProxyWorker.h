@@ -80,6 +80,8 @@ public:
     ~ProxyWorkerPool() override;
 
     int threadCount() const { return int(m_workers.size()); }
+    // "epoll" or "poll" (EventPoller; PRAWMP_IO_BACKEND chooses).
+    QString ioBackend() const;
     // A listening socket whose connections go to the workers. Over
     // --max-clients, or while stopping, they take QTcpServer's usual way to
     // ProxyServer, which refuses them with the 503 of the contract.

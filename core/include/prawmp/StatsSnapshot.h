@@ -51,6 +51,7 @@ struct PRAWMP_EXPORT StatsSnapshot
     // (the /_mp/events stream, long bodies, pipelined misses, malformed or
     // partial requests); misses and control requests do not move theirs.
     quint64 connectionsHandedOver = 0;
+    QString ioBackend; // the serving threads' byte I/O: "epoll" or "poll"
     // Request events of /_mp/events left out (over the sampling rate, or
     // held back from a slow subscriber); the counts above include them.
     quint64 requestEventsNotSent = 0;
