@@ -269,9 +269,9 @@ private slots:
         QVERIFY2(daemon.stop(), qPrintable(daemon.describe()));
     }
 
-    // The serving threads speak TLS themselves: hits, misses, POSTs and
-    // control requests are answered there. What needs the main thread's
-    // connection (the event stream, pipelined misses) is relayed to it in
+    // The serving threads speak TLS themselves: hits, misses (pipelined too),
+    // POSTs and control requests are answered there. What needs the main
+    // thread's connection (the event stream, a long body) is relayed to it in
     // plain through a socket pair, and it still sees the client's address.
     // Over --max-clients the 503 comes over TLS.
     void servingThreadsSpeakTls()
@@ -303,14 +303,20 @@ private slots:
         QVERIFY(events.unparsed().startsWith("HTTP/1.1 200"));
         QCOMPARE(engine("connectionsHandedOver"), 1);
         QCOMPARE(ask(get("/_mp/health")).json()["connections"].toInt(), 2); // the relayed one counted once
-        // Pipelined misses: that connection is relayed, answered in order,
-        // and the main thread knows its client by the client's address.
-        const qsizetype before = client.responses().size();
-        const QList<QPair<QByteArray, QByteArray>> ua{{"User-Agent", "tls-relayed/1.0"}};
-        client.write(get("/r/tlsrelay0/hot.json", ua) + get("/r/tlsrelay1/hot.json", ua), 2);
+        // Misses pipelined: answered in order on the serving thread.
+        qsizetype before = client.responses().size();
+        client.write(get("/r/tlspipe0/hot.json") + get("/r/tlspipe1/hot.json"), 2);
         QVERIFY(client.waitForResponses(int(before) + 2));
-        QCOMPARE(client.responses().at(before).json()["sub"].toString(), QStringLiteral("tlsrelay0"));
-        QCOMPARE(client.responses().at(before + 1).json()["sub"].toString(), QStringLiteral("tlsrelay1"));
+        QCOMPARE(client.responses().at(before).json()["sub"].toString(), QStringLiteral("tlspipe0"));
+        QCOMPARE(client.responses().at(before + 1).json()["sub"].toString(), QStringLiteral("tlspipe1"));
+        QCOMPARE(engine("connectionsHandedOver"), 1);
+        // A body longer than a serving thread reads at once: that connection
+        // is relayed, and the main thread knows its client by the client's address.
+        before = client.responses().size();
+        client.write(httpRequest("POST", "/api/comment", {{"User-Agent", "tls-relayed/1.0"}},
+                                 QByteArray(100 * 1024, 'b')));
+        QVERIFY(client.waitForResponses(int(before) + 1));
+        QCOMPARE(client.responses().at(before).header("x-cache"), QByteArray("BYPASS"));
         QCOMPARE(engine("connectionsHandedOver"), 2);
         QString relayedPeer;
         for (const QJsonValue &v : ask(get("/_mp/stats")).json()["clients"].toArray())

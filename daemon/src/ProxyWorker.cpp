@@ -27,7 +27,9 @@
 
 #include <QPointer>
 
+#include <algorithm>
 #include <array>
+#include <deque>
 #include <optional>
 #include <charconv>
 #include <cmath>
@@ -352,11 +354,11 @@ public:
     const char *ioBackend() const { return m_poller->name(); }
 
     // Main thread: the answer to a request passed on (ConnectionHost::serveRequest).
-    void postAnswer(quint64 connection, const Response &response)
+    void postAnswer(quint64 connection, quint64 sequence, const Response &response)
     {
         {
             std::lock_guard lock(m_inboxMutex);
-            m_answers.push_back(Answer{connection, response});
+            m_answers.push_back(Answer{connection, sequence, response});
         }
         wake();
     }
@@ -371,6 +373,17 @@ public:
     }
 
 private:
+    struct Awaited
+    {
+        quint64 sequence = 0; // 0: a hit, ready from the start
+        int versionMinor = 1;
+        bool head = false;
+        bool last = false;    // the client's last request (no keep-alive)
+        bool ready = false;
+        bool close = false;   // the connection ends after it
+        QByteArray bytes;     // the answer, framed
+    };
+
     struct Conn
     {
         quint64 id = 0; // nextConnectionId(): the main thread knows it by this
@@ -382,13 +395,12 @@ private:
         bool lingering = false;
         qint64 lingerUntilMs = 0;
         bool handOver = false; // once the output is out
-        // A request passed on to the main thread, its answer not yet here:
-        // nothing more is read until it is written.
-        bool awaiting = false;
-        int awaitedVersionMinor = 1;
-        bool awaitedHead = false;
-        bool awaitedLast = false;      // the client's last request (no keep-alive)
-        bool closeAfterFlush = false;  // its answer ends the connection
+        // Requests passed on to the main thread, in order, with the hits
+        // pipelined behind them: an answer waits here for those before it.
+        std::deque<Awaited> awaited;
+        quint64 nextSequence = 1;
+        bool lastRequestRead = false;  // no keep-alive: nothing after it is read
+        bool closeAfterFlush = false;  // the answer written last ends the connection
         // HTTPS: the session (null for plain HTTP), what it decrypted and
         // this thread has not taken yet, and whether the peer ended it.
         std::unique_ptr<TlsStream> tls;
@@ -417,6 +429,7 @@ private:
     struct Answer
     {
         quint64 connection = 0;
+        quint64 sequence = 0;
         Response response;
     };
 
@@ -432,7 +445,10 @@ private:
     bool flushRelay(Conn *c);
     void updateRelayInterest(Conn *c);
     void passOn(Conn *c, IncomingRequest request);
-    void writeAnswer(Conn *c, const Response &response, qint64 now);
+    void writeAnswer(Conn *c, quint64 sequence, const Response &response, qint64 now);
+    void flushAwaited(Conn *c, qint64 now);
+    // Whether the connection reads its next requests now (see Conn::awaited).
+    static bool reading(const Conn *c);
     void refreshConfig();
     void onEvent(Conn *c, const EventPoller::Event &event, qint64 now);
     void serve(Conn *c, qint64 now);
@@ -544,8 +560,8 @@ void ProxyWorker::takeInbox(qint64 now)
     }
     for (const Answer &answer : answers) {
         const auto it = m_byId.find(answer.connection);
-        if (it != m_byId.end() && it->second->awaiting)
-            writeAnswer(it->second, answer.response, now);
+        if (it != m_byId.end())
+            writeAnswer(it->second, answer.sequence, answer.response, now);
     }
     for (const Incoming &incoming : fds) {
         const int fd = incoming.fd;
@@ -584,7 +600,7 @@ void ProxyWorker::takeInbox(qint64 now)
         for (auto &[fd, conn] : m_conns)
             all.push_back(conn.get());
         for (Conn *c : all) {
-            if (c->handOver || c->awaiting || c->relayed)
+            if (c->handOver || !c->awaited.empty() || c->relayed)
                 continue; // on its way to the main thread, owed an answer, or the main thread's
             closeConn(c);
         }
@@ -629,25 +645,24 @@ void ProxyWorker::onEvent(Conn *c, const EventPoller::Event &event, qint64 now)
             return;
         if (!c->pending.isEmpty())
             return; // still waiting for room
-        if (c->handOver) {
-            handOver(c);
-            return;
-        }
         if (c->closeAfterFlush) {
             beginLinger(c, now);
             return;
         }
-        setInterest(c, c->awaiting ? kAwaiting : kReading);
-        if (c->awaiting)
+        if (c->handOver && c->awaited.empty()) {
+            handOver(c);
             return;
+        }
+        setInterest(c, reading(c) ? kReading : kAwaiting);
     }
-    if (c->awaiting) {
-        // Nothing is read meanwhile; the peer leaving withdraws the request.
+    if (!reading(c)) {
+        // Nothing is read meanwhile; the peer leaving withdraws its requests.
         if (event.peerClosed)
             closeConn(c);
         return;
     }
-    if (event.readable || event.peerClosed)
+    // HTTPS: requests decrypted earlier may wait in the input, not the socket.
+    if (event.readable || event.peerClosed || (c->tls && !c->input.isEmpty()))
         serve(c, now);
 }
 
@@ -685,8 +700,8 @@ void ProxyWorker::serve(Conn *c, qint64 now)
     std::vector<QByteArray> out;
     StatsSink::HitBatch counted;
     bool handOverNow = false;
-    std::optional<IncomingRequest> passed;
-    while (consumed < size_t(n)) {
+    std::vector<IncomingRequest> passed;
+    while (consumed < size_t(n) && reading(c)) {
         if (config.stopping) {
             handOverNow = true;
             break;
@@ -713,19 +728,28 @@ void ProxyWorker::serve(Conn *c, qint64 now)
             handOverNow = true; // not whole yet, or not ours: the main thread's connection reads it
             break;
         }
+        const size_t written = out.size();
         if (kind == Peeked::Kind::Cacheable && answerHit(c, request, now, out, counted)) {
             consumed += size_t(parsed);
+            if (!c->awaited.empty()) {
+                // Behind a request passed on: it waits for that one's answer.
+                Awaited &hit = c->awaited.emplace_back();
+                hit.ready = true;
+                for (size_t i = written; i < out.size(); ++i)
+                    hit.bytes += out[i];
+                out.resize(written);
+            }
             continue;
         }
-        if (consumed + size_t(parsed) < size_t(n)) {
-            // More requests pipelined behind it: the main thread's connection
-            // reads ahead and has them all in the queue at once.
-            handOverNow = true;
-            break;
-        }
         consumed += size_t(parsed);
-        passed = copyOut(m_parser); // after the answers before it, in order
-        break;
+        IncomingRequest passing = copyOut(m_parser);
+        Awaited &slot = c->awaited.emplace_back();
+        slot.sequence = passing.sequence = c->nextSequence++;
+        slot.versionMinor = passing.versionMinor;
+        slot.head = passing.method == "HEAD";
+        slot.last = !passing.keepAlive;
+        c->lastRequestRead = slot.last;
+        passed.push_back(std::move(passing));
     }
     if (consumed > 0) {
         if (c->tls) {
@@ -745,19 +769,29 @@ void ProxyWorker::serve(Conn *c, qint64 now)
         if (c->fd < 0)
             return;
     }
-    if (passed) {
-        passOn(c, std::move(*passed));
-        return;
-    }
+    // In order, after the answers written above (theirs come through the inbox).
+    for (IncomingRequest &request : passed)
+        passOn(c, std::move(request));
     if (handOverNow) {
-        if (c->pending.isEmpty())
+        if (c->pending.isEmpty() && c->awaited.empty()) {
             handOver(c);
-        else
-            c->handOver = true; // after the answers given here are out
+            return;
+        }
+        c->handOver = true; // after the answers owed before it are out
+    }
+    if (c->peerClosed && c->pending.isEmpty() && c->awaited.empty()) {
+        beginLinger(c, now); // it will ask no more
         return;
     }
-    if (c->peerClosed && c->pending.isEmpty())
-        beginLinger(c, now); // it will ask no more
+    if (c->pending.isEmpty())
+        setInterest(c, reading(c) ? kReading : kAwaiting);
+}
+
+bool ProxyWorker::reading(const Conn *c)
+{
+    // A bound on the answers owed, as the main thread's connections have one.
+    constexpr size_t kMaxAwaited = 64;
+    return !c->handOver && !c->lastRequestRead && c->awaited.size() < kMaxAwaited;
 }
 
 // HTTPS: the handshake, then whatever the session has decrypted. False
@@ -1054,12 +1088,6 @@ void ProxyWorker::send(Conn *c, std::vector<QByteArray> &out)
 
 void ProxyWorker::passOn(Conn *c, IncomingRequest request)
 {
-    c->awaiting = true;
-    c->awaitedVersionMinor = request.versionMinor;
-    c->awaitedHead = request.method == "HEAD";
-    c->awaitedLast = !request.keepAlive;
-    if (c->pending.isEmpty())
-        setInterest(c, kAwaiting); // the answers before it are out; see onEvent() otherwise
     ProxyWorkerPool *pool = &m_pool;
     QMetaObject::invokeMethod(pool, [pool, worker = this, id = c->id, peer = c->peer,
                                      request = std::move(request)] {
@@ -1068,30 +1096,56 @@ void ProxyWorker::passOn(Conn *c, IncomingRequest request)
 }
 
 // The answer to a request passed on, framed by the wire module as the main
-// thread's connections frame theirs.
-void ProxyWorker::writeAnswer(Conn *c, const Response &response, qint64 now)
+// thread's connections frame theirs; written when those before it are.
+void ProxyWorker::writeAnswer(Conn *c, quint64 sequence, const Response &response, qint64 now)
 {
-    c->awaiting = false;
+    const auto it = std::find_if(c->awaited.begin(), c->awaited.end(),
+                                 [sequence](const Awaited &a) { return a.sequence == sequence; });
+    if (it == c->awaited.end() || it->ready)
+        return;
+    // While stopping, the last answer owed ends the connection.
+    it->close = it->last || (m_config->stopping && std::next(it) == c->awaited.end());
+    wire::appendResponseHead(it->bytes, response,
+                             wire::ResponseFraming{it->versionMinor, it->head, it->close, false});
+    if (!it->head && wire::statusHasBody(response.status))
+        it->bytes += response.body;
+    it->ready = true;
+    flushAwaited(c, now);
+}
+
+void ProxyWorker::flushAwaited(Conn *c, qint64 now)
+{
+    std::vector<QByteArray> out;
+    bool close = false;
+    while (!c->awaited.empty() && c->awaited.front().ready && !close) {
+        out.push_back(std::move(c->awaited.front().bytes));
+        close = c->awaited.front().close;
+        c->awaited.pop_front();
+    }
+    if (out.empty())
+        return;
     c->served = true;
     c->lastActiveMs = now;
-    const bool close = c->awaitedLast || m_config->stopping;
-    QByteArray head;
-    wire::appendResponseHead(head, response,
-                             wire::ResponseFraming{c->awaitedVersionMinor, c->awaitedHead, close, false});
-    std::vector<QByteArray> out{std::move(head)};
-    if (!c->awaitedHead && wire::statusHasBody(response.status) && !response.body.isEmpty())
-        out.push_back(response.body);
     send(c, out);
     if (c->fd < 0)
         return;
-    if (!c->pending.isEmpty()) {
-        c->closeAfterFlush = close; // onEvent() goes on once the socket took it
+    if (close || (c->awaited.empty() && m_config->stopping)) {
+        c->awaited.clear();
+        if (c->pending.isEmpty())
+            beginLinger(c, now);
+        else
+            c->closeAfterFlush = true; // onEvent() goes on once the socket took it
         return;
     }
-    if (close)
-        beginLinger(c, now);
-    else
-        setInterest(c, kReading); // the requests after it, if any
+    if (!c->pending.isEmpty())
+        return; // onEvent() goes on once the socket took it
+    if (c->handOver && c->awaited.empty()) {
+        handOver(c);
+        return;
+    }
+    setInterest(c, reading(c) ? kReading : kAwaiting); // the requests after them, if any
+    if (c->tls && !c->input.isEmpty() && reading(c))
+        serve(c, now); // decrypted already: no readiness will announce them
 }
 
 // HTTPS: the main thread's connection gets the plain bytes through a
@@ -1283,7 +1337,7 @@ void ProxyWorker::closeConn(Conn *c, bool countClosed)
         retire(c);
         return;
     }
-    if (c->awaiting) {
+    if (!c->awaited.empty()) {
         ProxyWorkerPool *pool = &m_pool;
         QMetaObject::invokeMethod(pool, [pool, id = c->id] { pool->m_host.abandonConnection(id); },
                                   Qt::QueuedConnection);
@@ -1338,7 +1392,7 @@ void ProxyWorker::timeoutSweep(qint64 now)
         if (c->lingering) {
             if (now >= c->lingerUntilMs)
                 expired.push_back(c);
-        } else if (!c->pending.isEmpty() || c->handOver || c->awaiting || c->relayed) {
+        } else if (!c->pending.isEmpty() || c->handOver || !c->awaited.empty() || c->relayed) {
             continue; // waiting for the peer to read, or for the main thread (its timeouts)
         } else if (!c->served ? now - c->openedMs >= config.headerTimeoutMs
                               : now - c->lastActiveMs >= config.idleTimeoutMs) {
@@ -1449,10 +1503,11 @@ void ProxyWorkerPool::serveRequest(ProxyWorker *worker, quint64 connection, cons
                                    const IncomingRequest &request)
 {
     const QPointer<ProxyWorkerPool> pool(this);
-    m_host.serveRequest(connection, peer, request, [pool, worker, connection](const Response &response) {
-        if (pool) // the workers go before the pool does
-            worker->postAnswer(connection, response);
-    });
+    m_host.serveRequest(connection, peer, request,
+                        [pool, worker, connection, sequence = request.sequence](const Response &response) {
+                            if (pool) // the workers go before the pool does
+                                worker->postAnswer(connection, sequence, response);
+                        });
 }
 
 void ProxyWorkerPool::adopt(int descriptor)

@@ -57,9 +57,9 @@ void applyBudgetHeaders(Response &response, const DomainState &state);
 // a miss, a POST, a control request, a wrong token, an unknown route -- is
 // passed on to the ConnectionHost (ProxyServer), which answers it on the
 // main thread as it answers its own connections' requests. The worker
-// writes that answer, in order, and the connection stays here. Nothing after
-// it is read until then; a request with others pipelined behind it is
-// handed over (below), so that all of them wait in the queue at once.
+// writes that answer, and the connection stays here. Pipelined requests are
+// passed on together and answered in order (a hit behind a miss waits for
+// it); at most 64 answers are owed before the worker stops reading.
 //
 // What needs the main thread's connection -- a longer body, the /_mp/events
 // stream, Expect, an error to report, a partial request -- is left unread
