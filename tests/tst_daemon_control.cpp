@@ -695,6 +695,18 @@ private slots:
         QCOMPARE(p[2].json()["sub"].toString(), QStringLiteral("fastpipe"));
         QCOMPARE(p[3].header("x-cache"), QByteArray("HIT"));
         QCOMPARE(handedOver(stats()), handedOver(before));
+        // A malformed request is refused on the serving thread too, after the
+        // answers owed before it, and ends the connection.
+        RawClient malformed(daemon.port());
+        QVERIFY(malformed.waitConnected());
+        malformed.write(get("/r/beforebad/hot.json?__delay_ms=200") + "GET /r/x/hot.json HTTX/1.1\r\nHost: x\r\n\r\n",
+                        {false, false});
+        QVERIFY(malformed.waitForResponses(2));
+        QCOMPARE(malformed.responses()[0].json()["sub"].toString(), QStringLiteral("beforebad"));
+        QCOMPARE(malformed.responses()[1].status, 400);
+        QCOMPARE(malformed.responses()[1].json()["error"].toString(), QStringLiteral("bad_request"));
+        QVERIFY(malformed.waitForClosed());
+        QCOMPARE(handedOver(stats()), handedOver(before));
         // PURGE and the other control requests but the stream: no move either.
         QCOMPARE(control.request(httpRequest("PURGE", "/r/stay/hot.json")).json()["evicted"].toInt(), 1);
         QCOMPARE(control.request(httpRequest("POST", "/_mp/clear")).status, 200);

@@ -256,6 +256,11 @@ void appendResponseHead(QByteArray &out, const Response &response, const Respons
     out.append("\r\n", 2);
 }
 
+ResponseFraming refusalFraming(const ParsedRequest &request)
+{
+    return ResponseFraming{request.method.isEmpty() ? 1 : request.versionMinor, request.method == "HEAD", true, false};
+}
+
 // ---------------------------------------------------------------- RequestParser
 
 namespace {

@@ -114,6 +114,11 @@ struct RequestLimits
     qint64 maxBodyBytes = 32 * 1024 * 1024;    // -> 413
 };
 
+struct ParsedRequest;
+// How the error answer to a refused request is framed: by its method and
+// version as far as they were read, and the connection closes after it.
+PRAWMP_EXPORT ResponseFraming refusalFraming(const ParsedRequest &request);
+
 // Incremental, strict parser of the requests on one connection (keep-alive,
 // pipelining, Content-Length and chunked bodies). Besides what llhttp
 // refuses, it refuses what a proxy must not pass on ambiguously: a request

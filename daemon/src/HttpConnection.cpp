@@ -241,10 +241,10 @@ void HttpConnection::Private::refuse(const Response &error)
     // it exists yet, since requests are numbered in order.
     // An error in the header block itself: the request's method and
     // version, as far as read, still shape the answer.
-    const wire::ParsedRequest &request = parser.request();
+    const wire::ResponseFraming framing = wire::refusalFraming(parser.request());
     quint64 sequence = inMessage && hasSlot && slotFor(currentSequence)
         ? currentSequence
-        : openSlot(request.method == "HEAD", false, request.method.isEmpty() ? 1 : request.versionMinor);
+        : openSlot(framing.headRequest, false, framing.versionMinor);
     inMessage = false;
     headerDeadline = -1;
     input.clear();

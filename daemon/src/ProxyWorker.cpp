@@ -119,7 +119,7 @@ using wire::hasLineBreak;
 struct Peeked
 {
     enum class Kind {
-        // Needs the main thread's connection: Expect, an upgrade or CONNECT
+        // Needs the main thread's connection: Expect or an upgrade
         // (and, seen by the caller, the /_mp/events stream, or a request not
         // whole in the buffer).
         HandOver,
@@ -141,8 +141,6 @@ struct Peeked
     Kind take(const wire::RequestParser &parser)
     {
         const wire::ParsedRequest &parsed = parser.request();
-        if (parsed.method == "CONNECT")
-            return Kind::HandOver;
         bool cacheable = parsed.method == "GET" && parsed.versionMinor == 1 && parsed.keepAlive;
         target = parser.targetView();
         for (const wire::FieldView &f : parser.fieldViews()) {
@@ -447,6 +445,7 @@ private:
     void passOn(Conn *c, IncomingRequest request);
     void writeAnswer(Conn *c, quint64 sequence, const Response &response, qint64 now);
     void flushAwaited(Conn *c, qint64 now);
+    void refuse(Conn *c, std::vector<QByteArray> &out);
     // Whether the connection reads its next requests now (see Conn::awaited).
     static bool reading(const Conn *c);
     void refreshConfig();
@@ -719,6 +718,13 @@ void ProxyWorker::serve(Conn *c, qint64 now)
         if (c->tls && result == wire::RequestParser::Result::NeedMore && size_t(n) - consumed <= kPeekBytes) {
             break; // the input keeps it until the rest comes; a longer one is the main thread's to read
         }
+        if (result == wire::RequestParser::Result::Error && m_parser.error().status == 400) {
+            // Malformed: refused as the main thread's connections refuse it
+            // (a 413 or 431 may be this buffer's limit, not the daemon's:
+            // those go to the main thread). Nothing after it is read.
+            refuse(c, out);
+            break;
+        }
         Peeked request;
         Peeked::Kind kind = result == wire::RequestParser::Result::MessageComplete
                                 ? request.take(m_parser) : Peeked::Kind::HandOver;
@@ -765,10 +771,10 @@ void ProxyWorker::serve(Conn *c, qint64 now)
         c->served = true;
         // Counted before written: whoever has the answer finds it in /_mp/stats.
         m_statsSink.countServingThreadHits(counted);
-        send(c, out);
-        if (c->fd < 0)
-            return;
     }
+    send(c, out); // hits, and a refusal
+    if (c->fd < 0)
+        return;
     // In order, after the answers written above (theirs come through the inbox).
     for (IncomingRequest &request : passed)
         passOn(c, std::move(request));
@@ -779,8 +785,8 @@ void ProxyWorker::serve(Conn *c, qint64 now)
         }
         c->handOver = true; // after the answers owed before it are out
     }
-    if (c->peerClosed && c->pending.isEmpty() && c->awaited.empty()) {
-        beginLinger(c, now); // it will ask no more
+    if ((c->peerClosed || c->closeAfterFlush) && c->pending.isEmpty() && c->awaited.empty()) {
+        beginLinger(c, now); // it will ask no more, or it was refused
         return;
     }
     if (c->pending.isEmpty())
@@ -1111,6 +1117,29 @@ void ProxyWorker::writeAnswer(Conn *c, quint64 sequence, const Response &respons
         it->bytes += response.body;
     it->ready = true;
     flushAwaited(c, now);
+}
+
+// The wire module's error for the request being parsed, after the answers
+// owed before it; the connection ends after it.
+void ProxyWorker::refuse(Conn *c, std::vector<QByteArray> &out)
+{
+    const wire::WireError &error = m_parser.error();
+    const Response answer = jsonError(error.status, error.code, error.message);
+    const wire::ResponseFraming framing = wire::refusalFraming(m_parser.request());
+    QByteArray bytes;
+    wire::appendResponseHead(bytes, answer, framing);
+    if (!framing.headRequest)
+        bytes += answer.body;
+    c->lastRequestRead = true;
+    if (c->awaited.empty()) {
+        out.push_back(std::move(bytes));
+        c->closeAfterFlush = true;
+        return;
+    }
+    Awaited &slot = c->awaited.emplace_back();
+    slot.ready = true;
+    slot.close = true;
+    slot.bytes = std::move(bytes);
 }
 
 void ProxyWorker::flushAwaited(Conn *c, qint64 now)

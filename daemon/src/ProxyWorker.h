@@ -61,8 +61,10 @@ void applyBudgetHeaders(Response &response, const DomainState &state);
 // passed on together and answered in order (a hit behind a miss waits for
 // it); at most 64 answers are owed before the worker stops reading.
 //
+// A malformed request is refused here, as HttpConnection refuses it.
+//
 // What needs the main thread's connection -- a longer body, the /_mp/events
-// stream, Expect, an error to report, a partial request -- is left unread
+// stream, Expect, a partial request -- is left unread
 // in the socket, and the connection is handed over to the ConnectionHost,
 // which keeps it from then on. Requests are only peeked at until a worker
 // takes them, so the main path sees every byte the client sent.

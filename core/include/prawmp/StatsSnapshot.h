@@ -48,8 +48,8 @@ struct PRAWMP_EXPORT StatsSnapshot
     int servingThreads = 0;
     quint64 servingThreadHits = 0;
     // Connections the serving threads gave to the main thread for good
-    // (the /_mp/events stream, long bodies, malformed or partial
-    // requests); misses and control requests do not move theirs.
+    // (the /_mp/events stream, long bodies, requests not whole in one
+    // read); misses, control requests and malformed ones do not move theirs.
     quint64 connectionsHandedOver = 0;
     QString ioBackend; // the serving threads' byte I/O: "epoll" or "poll"
     // Request events of /_mp/events left out (over the sampling rate, or
