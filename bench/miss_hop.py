@@ -2,8 +2,8 @@
 """What the serving threads add to a miss: sequential misses (new URLs) on
 one keep-alive connection, a daemon with --threads 2 (the serving thread
 passes each miss to the main thread and writes its answer) beside one with
---threads 0 (the main thread reads and answers), same fake upstream, rounds
-interleaved. Prints p50/p90/p99 per daemon and round.
+--threads 0 (the main thread reads and answers) and the fake upstream asked
+directly, rounds interleaved. Prints p50/p90/p99 per target and round.
 
     bench/miss_hop.py --build-dir build [--requests 300] [--rounds 2]
 """
@@ -90,13 +90,14 @@ def main():
                                            "--delay", "0", "--threads", str(threads)],
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             wait_port(port)
-            daemons[threads] = port
-        print("| round | daemon | p50 | p90 | p99 |")
+            daemons["daemon `--threads %d`" % threads] = port
+        daemons["fake upstream, directly"] = fake_port
+        print("| round | asked | p50 | p90 | p99 |")
         print("|---|---|---|---|---|")
         for r in range(a.rounds):
-            for threads, port in daemons.items():
-                p50, p90, p99 = misses(port, "r%d_t%d" % (r, threads), a.requests)
-                print("| %d | `--threads %d` | %.0f µs | %.0f µs | %.0f µs |" % (r + 1, threads, p50, p90, p99))
+            for i, (label, port) in enumerate(daemons.items()):
+                p50, p90, p99 = misses(port, "r%d_%d" % (r, i), a.requests)
+                print("| %d | %s | %.0f µs | %.0f µs | %.0f µs |" % (r + 1, label, p50, p90, p99))
                 sys.stdout.flush()
     finally:
         for proc in procs:
