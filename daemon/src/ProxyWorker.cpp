@@ -29,7 +29,6 @@
 
 #include <algorithm>
 #include <array>
-#include <deque>
 #include <optional>
 #include <charconv>
 #include <cmath>
@@ -395,7 +394,7 @@ private:
         bool handOver = false; // once the output is out
         // Requests passed on to the main thread, in order, with the hits
         // pipelined behind them: an answer waits here for those before it.
-        std::deque<Awaited> awaited;
+        QList<Awaited> awaited; // QList: an idle connection's empty one allocates nothing
         quint64 nextSequence = 1;
         bool lastRequestRead = false;  // no keep-alive: nothing after it is read
         bool closeAfterFlush = false;  // the answer written last ends the connection
@@ -797,7 +796,7 @@ bool ProxyWorker::reading(const Conn *c)
 {
     // A bound on the answers owed, as the main thread's connections have one.
     constexpr size_t kMaxAwaited = 64;
-    return !c->handOver && !c->lastRequestRead && c->awaited.size() < kMaxAwaited;
+    return !c->handOver && !c->lastRequestRead && size_t(c->awaited.size()) < kMaxAwaited;
 }
 
 // HTTPS: the handshake, then whatever the session has decrypted. False
