@@ -4,6 +4,7 @@
 // format parser, the /_mp/events stream, and --log-requests 1 output
 // (one line per request, HIT prefix, no credentials).
 #include "DaemonTestKit.h"
+#include "StalledSubscriber.h"
 
 #include <QMap>
 #include <QRegularExpression>
@@ -11,13 +12,8 @@
 
 #include <cmath>
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 using namespace dtk;
+using prawmp::test::StalledSubscriber;
 using prawmp::test::FakeReddit;
 
 namespace {
@@ -246,64 +242,19 @@ double sampleValue(const QMap<QString, Family> &families, const QString &name)
 }
 
 
-// An /_mp/events subscriber that reads only when told to: a plain socket
-// whose receive buffer is made small before it connects, so the kernel
-// takes little of what the daemon sends it.
-class StalledSubscriber
+// The Server-Sent Events frames in `raw` (each is written in one chunk:
+// the chunk framing never cuts one).
+QList<QPair<QByteArray, QJsonObject>> eventFrames(const QByteArray &raw)
 {
-public:
-    ~StalledSubscriber()
-    {
-        if (m_fd >= 0)
-            ::close(m_fd);
+    static const QRegularExpression re(QStringLiteral("event: (\\w+)\ndata: ([^\n]*)\n\n"));
+    QList<QPair<QByteArray, QJsonObject>> out;
+    const QString text = QString::fromLatin1(raw);
+    for (auto it = re.globalMatch(text); it.hasNext();) {
+        const QRegularExpressionMatch m = it.next();
+        out.append({m.captured(1).toLatin1(), QJsonDocument::fromJson(m.captured(2).toLatin1()).object()});
     }
-
-    bool subscribe(quint16 port)
-    {
-        m_fd = ::socket(AF_INET, SOCK_STREAM, 0);
-        const int size = 4096;
-        ::setsockopt(m_fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-        sockaddr_in address{};
-        address.sin_family = AF_INET;
-        address.sin_port = htons(port);
-        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (::connect(m_fd, reinterpret_cast<sockaddr *>(&address), sizeof address) != 0)
-            return false;
-        ::fcntl(m_fd, F_SETFL, ::fcntl(m_fd, F_GETFL) | O_NONBLOCK);
-        const QByteArray request = get("/_mp/events");
-        return ::send(m_fd, request.constData(), size_t(request.size()), 0) == request.size();
-    }
-
-    // Takes what the kernel holds now.
-    void read()
-    {
-        char buffer[65536];
-        for (int i = 0; i < 4096; ++i) {
-            const ssize_t n = ::recv(m_fd, buffer, sizeof buffer, 0);
-            if (n <= 0)
-                return;
-            raw.append(buffer, n);
-        }
-    }
-
-    // Its frames (each is written in one chunk: the chunk framing never cuts one).
-    QList<QPair<QByteArray, QJsonObject>> frames() const
-    {
-        static const QRegularExpression re(QStringLiteral("event: (\\w+)\ndata: ([^\n]*)\n\n"));
-        QList<QPair<QByteArray, QJsonObject>> out;
-        const QString text = QString::fromLatin1(raw);
-        for (auto it = re.globalMatch(text); it.hasNext();) {
-            const QRegularExpressionMatch m = it.next();
-            out.append({m.captured(1).toLatin1(), QJsonDocument::fromJson(m.captured(2).toLatin1()).object()});
-        }
-        return out;
-    }
-
-    QByteArray raw;
-
-private:
-    int m_fd = -1;
-};
+    return out;
+}
 
 } // namespace
 
@@ -728,7 +679,7 @@ private slots:
         const auto isStats = [](const prawmp::SseParser::Event &e) { return e.name == "stats"; };
         QVERIFY2(fast.waitForEvent(isStats, 5000), "no stats frame");
         StalledSubscriber slow;
-        QVERIFY(slow.subscribe(daemon.port()));
+        QVERIFY(slow.subscribe(daemon.port(), get("/_mp/events")));
         QVERIFY(QTest::qWaitFor([&] {
             slow.read();
             return slow.raw.contains("event: stats");
@@ -773,7 +724,7 @@ private slots:
         qint64 slowSent = 0, slowNotSent = -1;
         const bool accounted = QTest::qWaitFor([&] {
             slow.read();
-            const auto frames = slow.frames();
+            const auto frames = eventFrames(slow.raw);
             slowSent = std::count_if(frames.cbegin(), frames.cend(), [&](const auto &f) { return isWatched(f.first, f.second); });
             for (auto it = frames.crbegin(); it != frames.crend(); ++it)
                 if (it->first == "stats") {

@@ -9,6 +9,7 @@
 #include "HttpConnection.h"
 #include "RequestEventFeed.h"
 #include "StatsSink.h"
+#include "StalledSubscriber.h"
 
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -21,14 +22,9 @@
 #include <algorithm>
 #include <memory>
 
-#include <arpa/inet.h>
-#include <cerrno>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 using namespace prawmp;
+using prawmp::test::StalledSubscriber;
 
 namespace {
 
@@ -105,63 +101,6 @@ private:
     QTcpServer m_server;
 };
 
-// A subscriber that reads only when told to: a plain socket whose receive
-// buffer is made small before it connects, so the kernel takes little of
-// what the server sends it.
-class StalledSubscriber
-{
-public:
-    ~StalledSubscriber()
-    {
-        if (m_fd >= 0)
-            ::close(m_fd);
-    }
-
-    bool connectTo(quint16 port)
-    {
-        m_fd = ::socket(AF_INET, SOCK_STREAM, 0);
-        const int size = 4096;
-        ::setsockopt(m_fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-        sockaddr_in address{};
-        address.sin_family = AF_INET;
-        address.sin_port = htons(port);
-        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (::connect(m_fd, reinterpret_cast<sockaddr *>(&address), sizeof address) != 0)
-            return false;
-        ::fcntl(m_fd, F_SETFL, ::fcntl(m_fd, F_GETFL) | O_NONBLOCK);
-        sockaddr_in local{};
-        socklen_t length = sizeof local;
-        ::getsockname(m_fd, reinterpret_cast<sockaddr *>(&local), &length);
-        m_localPort = ntohs(local.sin_port);
-        return ::send(m_fd, kSubscribe.constData(), size_t(kSubscribe.size()), 0) == kSubscribe.size();
-    }
-
-    quint16 localPort() const { return m_localPort; }
-
-    // Takes what the kernel holds now; false once the server closed (EOF or reset).
-    bool read()
-    {
-        char buffer[65536];
-        for (int i = 0; i < 4096; ++i) {
-            const ssize_t n = ::recv(m_fd, buffer, sizeof buffer, 0);
-            if (n > 0) {
-                raw.append(buffer, n);
-                continue;
-            }
-            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-                return true;
-            return false;
-        }
-        return true;
-    }
-
-    QByteArray raw;
-
-private:
-    int m_fd = -1;
-    quint16 m_localPort = 0;
-};
-
 // A subscriber that reads everything as it comes.
 class ReadingSubscriber : public QObject
 {
@@ -235,7 +174,7 @@ private slots:
 
         ReadingSubscriber fast(server.port());
         StalledSubscriber slow;
-        QVERIFY(slow.connectTo(server.port()));
+        QVERIFY(slow.subscribe(server.port(), kSubscribe));
         QTRY_COMPARE(subscribers.size(), qsizetype(2));
         QVERIFY(subscribers.isBatching());
         QVERIFY(feed.wanted());

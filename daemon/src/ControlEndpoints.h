@@ -1,4 +1,5 @@
 #pragma once
+#include "ConnectionHost.h"
 #include "HttpConnection.h"
 
 #include "prawmp/RequestPipeline.h"
@@ -7,7 +8,6 @@
 #include <QList>
 #include <QObject>
 
-#include <functional>
 
 class QTimer;
 
@@ -33,7 +33,7 @@ public:
 
     ControlEndpoints(ProxyServer &server, RequestEventFeed &events);
 
-    using Deliver = std::function<void(const Response &)>;
+    using Deliver = ConnectionHost::Deliver;
 
     static bool isControlTarget(QByteArrayView target);
     // /_mp/events: the one endpoint that needs the connection itself (it streams).

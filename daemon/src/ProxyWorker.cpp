@@ -98,14 +98,23 @@ qint64 monotonicMs()
     return qint64(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
 }
 
-// The peer's address as ClientRegistry counts it ("" when unknown).
-QString peerAddressOf(int fd)
+// The peer of socket `fd` (null when unknown) and its port.
+QHostAddress peerOf(int fd, quint16 *port = nullptr)
 {
     sockaddr_storage addr{};
     socklen_t len = sizeof addr;
     if (::getpeername(fd, reinterpret_cast<sockaddr *>(&addr), &len) != 0)
-        return QString();
-    return QHostAddress(reinterpret_cast<sockaddr *>(&addr)).toString();
+        return QHostAddress();
+    if (port)
+        *port = ntohs(addr.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6 *>(&addr)->sin6_port
+                                                 : reinterpret_cast<sockaddr_in *>(&addr)->sin_port);
+    return QHostAddress(reinterpret_cast<sockaddr *>(&addr));
+}
+
+// The peer's address as ClientRegistry counts it ("" when unknown).
+QString peerAddressOf(int fd)
+{
+    return peerOf(fd).toString();
 }
 
 using wire::appendNumber;
@@ -208,7 +217,6 @@ IncomingRequest copyOut(const wire::RequestParser &parser)
     request.body = parsed.body; // shared, not copied
     for (const wire::FieldView &f : parser.fieldViews())
         request.headers.add(f.name.toByteArray(), f.value.toByteArray());
-    request.sequence = 1;
     return request;
 }
 
@@ -301,6 +309,7 @@ struct WorkerConfig
     // Bodies a worker reads whole from its peek buffer (smaller ones than
     // --max-body: a longer body is left to the main thread's connection).
     qint64 maxBodyBytes = 0;
+    size_t maxPipelinedRequests = 64; // answers owed at once, as HttpConnection bounds them
     int maxClients = 0;
     TlsStream::Context tls; // --tls-cert: every connection speaks HTTPS
 };
@@ -446,7 +455,7 @@ private:
     void flushAwaited(Conn *c, qint64 now);
     void refuse(Conn *c, std::vector<QByteArray> &out);
     // Whether the connection reads its next requests now (see Conn::awaited).
-    static bool reading(const Conn *c);
+    bool reading(const Conn *c) const;
     void refreshConfig();
     void onEvent(Conn *c, const EventPoller::Event &event, qint64 now);
     void serve(Conn *c, qint64 now);
@@ -792,11 +801,9 @@ void ProxyWorker::serve(Conn *c, qint64 now)
         setInterest(c, reading(c) ? kReading : kAwaiting);
 }
 
-bool ProxyWorker::reading(const Conn *c)
+bool ProxyWorker::reading(const Conn *c) const
 {
-    // A bound on the answers owed, as the main thread's connections have one.
-    constexpr size_t kMaxAwaited = 64;
-    return !c->handOver && !c->lastRequestRead && size_t(c->awaited.size()) < kMaxAwaited;
+    return !c->handOver && !c->lastRequestRead && size_t(c->awaited.size()) < m_config->maxPipelinedRequests;
 }
 
 // HTTPS: the handshake, then whatever the session has decrypted. False
@@ -1180,6 +1187,12 @@ void ProxyWorker::flushAwaited(Conn *c, qint64 now)
 // socket pair, and this thread carries them to and from the session.
 void ProxyWorker::startRelay(Conn *c)
 {
+    quint16 peerPort = 0;
+    const QHostAddress peer = peerOf(c->fd, &peerPort);
+    if (peer.isNull()) {
+        closeConn(c); // the client is gone already
+        return;
+    }
     int pair[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM, 0, pair) != 0) {
         qCWarning(lcWorker) << "cannot hand an HTTPS connection over:" << strerror(errno);
@@ -1201,17 +1214,8 @@ void ProxyWorker::startRelay(Conn *c)
     m_statsSink.countHandOver();
     // From now on the main thread's connection is the one counted.
     m_pool.m_held.fetch_sub(1, std::memory_order_relaxed);
-    sockaddr_storage addr{};
-    socklen_t len = sizeof addr;
-    QHostAddress peer;
-    quint16 peerPort = 0;
-    if (::getpeername(c->fd, reinterpret_cast<sockaddr *>(&addr), &len) == 0) {
-        peer = QHostAddress(reinterpret_cast<sockaddr *>(&addr));
-        peerPort = ntohs(addr.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6 *>(&addr)->sin6_port
-                                                    : reinterpret_cast<sockaddr_in *>(&addr)->sin_port);
-    }
     ProxyWorkerPool *pool = &m_pool;
-    QMetaObject::invokeMethod(pool, [pool, fd = pair[1], peer, peerPort] { pool->adoptRelayed(fd, peer, peerPort); },
+    QMetaObject::invokeMethod(pool, [pool, fd = pair[1], peer, peerPort] { pool->adopt(fd, peer, peerPort); },
                               Qt::QueuedConnection);
     if (!flushRelay(c))
         return;
@@ -1347,7 +1351,7 @@ void ProxyWorker::handOver(Conn *c)
     qCDebug(lcWorker) << "handing connection" << fd << "over to the main thread";
     m_statsSink.countHandOver();
     ProxyWorkerPool *pool = &m_pool;
-    QMetaObject::invokeMethod(pool, [pool, fd] { pool->adopt(fd); }, Qt::QueuedConnection);
+    QMetaObject::invokeMethod(pool, [pool, fd] { pool->adopt(fd, QHostAddress(), 0); }, Qt::QueuedConnection);
 }
 
 void ProxyWorker::closeConn(Conn *c, bool countClosed)
@@ -1515,18 +1519,6 @@ void ProxyWorkerPool::setTlsContext(const TlsStream::Context &context)
     publishConfig();
 }
 
-void ProxyWorkerPool::adoptRelayed(int descriptor, const QHostAddress &peer, quint16 peerPort)
-{
-    auto *socket = new QTcpSocket;
-    if (!socket->setSocketDescriptor(descriptor)) {
-        m_context.stats.connectionClosed(peer.toString());
-        ::close(descriptor);
-        delete socket;
-        return;
-    }
-    m_host.adoptOpenConnection(socket, peer, peerPort);
-}
-
 void ProxyWorkerPool::serveRequest(ProxyWorker *worker, quint64 connection, const QString &peer,
                                    const IncomingRequest &request)
 {
@@ -1538,19 +1530,20 @@ void ProxyWorkerPool::serveRequest(ProxyWorker *worker, quint64 connection, cons
                         });
 }
 
-void ProxyWorkerPool::adopt(int descriptor)
+void ProxyWorkerPool::adopt(int descriptor, const QHostAddress &client, quint16 clientPort)
 {
+    const bool relayed = !client.isNull(); // the worker stopped counting it when it began the relay
+    if (!relayed)
+        m_held.fetch_sub(1, std::memory_order_relaxed);
     auto *socket = new QTcpSocket;
     if (!socket->setSocketDescriptor(descriptor)) {
         // Counted as open by the worker that held it.
-        m_context.stats.connectionClosed(peerAddressOf(descriptor));
+        m_context.stats.connectionClosed(relayed ? client.toString() : peerAddressOf(descriptor));
         ::close(descriptor);
         delete socket;
-        m_held.fetch_sub(1, std::memory_order_relaxed);
         return;
     }
-    m_held.fetch_sub(1, std::memory_order_relaxed);
-    m_host.adoptOpenConnection(socket);
+    m_host.adoptOpenConnection(socket, client, clientPort);
 }
 
 void ProxyWorkerPool::publishConfig()
@@ -1564,6 +1557,7 @@ void ProxyWorkerPool::publishConfig()
     config->idleTimeoutMs = limits.idleTimeoutMs;
     config->maxHeaderBytes = limits.maxHeaderBytes;
     config->maxBodyBytes = std::min<qint64>(limits.maxBodyBytes, kPeekBytes);
+    config->maxPipelinedRequests = size_t(qMax(1, limits.maxPipelinedRequests));
     config->maxClients = m_options.maxClients;
     config->tls = m_tls;
     std::lock_guard lock(m_configMutex);

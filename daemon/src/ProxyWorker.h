@@ -105,10 +105,9 @@ private:
     void serveRequest(ProxyWorker *worker, quint64 connection, const QString &peer,
                       const IncomingRequest &request);
     void publishConfig();
-    void adopt(int descriptor);
-    // An HTTPS connection a worker relays: `descriptor` is the main thread's
-    // end of the socket pair; `peer`, the client.
-    void adoptRelayed(int descriptor, const QHostAddress &peer, quint16 peerPort);
+    // A connection a worker gives up, or (`client` set) the main thread's
+    // end of the socket pair through which a worker relays an HTTPS one.
+    void adopt(int descriptor, const QHostAddress &client, quint16 clientPort);
 
     ConnectionHost &m_host;
     ServingContext m_context;
