@@ -77,7 +77,7 @@ public:
                 auto *connection = new HttpConnection(socket, HttpLimits(), this);
                 connections.append(connection);
                 connect(connection, &HttpConnection::requestReceived, this, [this, connection](const IncomingRequest &r) {
-                    m_subscribers.add(connection, r.sequence, QJsonObject{{"tick", 0}, {"requestEventsNotSent", 0}});
+                    m_subscribers.add(connection->eventStream(r.sequence), QJsonObject{{"tick", 0}, {"requestEventsNotSent", 0}});
                 });
                 connect(connection, &HttpConnection::closed, connection, &QObject::deleteLater);
             }

@@ -145,6 +145,25 @@ void appendNumber(QByteArray &out, qint64 value, int base)
     out.append(buffer, result.ptr - buffer);
 }
 
+void appendStreamPiece(QByteArray &out, QByteArrayView data, bool chunked)
+{
+    if (data.isEmpty())
+        return;
+    if (!chunked) {
+        out.append(data);
+        return;
+    }
+    appendNumber(out, data.size(), 16);
+    out.append("\r\n", 2);
+    out.append(data);
+    out.append("\r\n", 2);
+}
+
+QByteArrayView lastChunk()
+{
+    return "0\r\n\r\n";
+}
+
 bool parseDecimal(QByteArrayView text, qint64 *value)
 {
     text = text.trimmed();

@@ -79,6 +79,12 @@ struct ResponseFraming
 // stream, and Connection as `framing` says.
 PRAWMP_EXPORT void appendResponseHead(QByteArray &out, const Response &response,
                                       const ResponseFraming &framing);
+// One piece of a streamed body: a chunk of the chunked coding (HTTP/1.1), or
+// the bytes as they are (HTTP/1.0, where the body ends with the connection).
+// An empty piece is not written: it would end a chunked body.
+PRAWMP_EXPORT void appendStreamPiece(QByteArray &out, QByteArrayView data, bool chunked);
+// The chunk that ends a chunked body.
+PRAWMP_EXPORT QByteArrayView lastChunk();
 
 // ---------------------------------------------------------------- parsers
 
@@ -150,7 +156,7 @@ public:
     // given as views (targetView(), fieldViews()) into the bytes passed to
     // parse(), valid while those bytes are and until the next request
     // begins. For a caller that has a whole request in one buffer (the
-    // serving threads' peek buffer); a request split across parse() calls
+    // serving threads' read buffer); a request split across parse() calls
     // is then an error. Checks and limits are the same.
     void setBorrowing(bool borrow);
     QByteArrayView targetView() const;

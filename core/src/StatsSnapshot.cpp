@@ -162,7 +162,6 @@ QJsonObject StatsSnapshot::toJson() const
             {"redis", redisState},
             {"engine", QJsonObject{{"servingThreads", servingThreads},
                                    {"servingThreadHits", double(servingThreadHits)},
-                                   {"connectionsHandedOver", double(connectionsHandedOver)},
                                    {"ioBackend", ioBackend}}},
             {"requestEventsNotSent", double(requestEventsNotSent)}};
 }
@@ -210,7 +209,6 @@ StatsSnapshot StatsSnapshot::fromJson(const QJsonObject &json)
     const QJsonObject e = json["engine"].toObject();
     s.servingThreads = e["servingThreads"].toInt();
     s.servingThreadHits = toInteger<quint64>(e["servingThreadHits"]);
-    s.connectionsHandedOver = toInteger<quint64>(e["connectionsHandedOver"]);
     s.ioBackend = e["ioBackend"].toString();
     s.requestEventsNotSent = toInteger<quint64>(json["requestEventsNotSent"]);
     return s;

@@ -58,12 +58,7 @@ bool ControlEndpoints::isControlTarget(QByteArrayView target)
     return target.startsWith("/_mp/") || target == QByteArrayView("/_mp");
 }
 
-bool ControlEndpoints::isEventStream(QByteArrayView target)
-{
-    return target == QByteArrayView("/_mp/events") || target.startsWith("/_mp/events?");
-}
-
-void ControlEndpoints::handle(const IncomingRequest &request, const Deliver &deliver, HttpConnection *connection)
+void ControlEndpoints::handle(const IncomingRequest &request, const Deliver &deliver, const OpenStream &openStream)
 {
     const qsizetype q = request.target.indexOf('?');
     const QByteArray path = q < 0 ? request.target : request.target.left(q);
@@ -96,10 +91,7 @@ void ControlEndpoints::handle(const IncomingRequest &request, const Deliver &del
     if (path == "/_mp/events") {
         if (request.method != "GET")
             return deliver(methodNotAllowed("GET"));
-        if (!connection)
-            return deliver(jsonError(500, QStringLiteral("internal_error"),
-                                     QStringLiteral("/_mp/events needs the connection it came on")));
-        return m_subscribers->add(connection, request.sequence, m_server.snapshot().toJson());
+        return m_subscribers->add(openStream(), m_server.snapshot().toJson());
     }
     if (path == "/_mp/evict") {
         if (request.method != "POST")

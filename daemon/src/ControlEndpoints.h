@@ -34,14 +34,12 @@ public:
     ControlEndpoints(ProxyServer &server, RequestEventFeed &events);
 
     using Deliver = ConnectionHost::Deliver;
+    using OpenStream = ConnectionHost::OpenStream;
 
     static bool isControlTarget(QByteArrayView target);
-    // /_mp/events: the one endpoint that needs the connection itself (it streams).
-    static bool isEventStream(QByteArrayView target);
-    // Answers through `deliver`. `connection`: the main thread's connection
-    // the request came on, for /_mp/events; null for a request a serving
-    // thread passed on, which is never one for the stream.
-    void handle(const IncomingRequest &request, const Deliver &deliver, HttpConnection *connection);
+    // Answers through `deliver`, or, for /_mp/events, with the stream
+    // `openStream` gives on the request's connection.
+    void handle(const IncomingRequest &request, const Deliver &deliver, const OpenStream &openStream);
     // PURGE <url>: evicts that URL.
     void purge(const IncomingRequest &request, const Deliver &deliver);
 

@@ -1,12 +1,12 @@
 #include "EventSubscribers.h"
 
-#include "HttpConnection.h"
 #include "RequestEventFeed.h"
 
 #include "prawmp/RequestPipeline.h"
 #include "prawmp/StatsSnapshot.h"
 
 #include <QJsonDocument>
+#include <QPointer>
 #include <QTimer>
 
 namespace prawmp {
@@ -33,32 +33,34 @@ bool EventSubscribers::isBatching() const
     return m_batchTimer->isActive();
 }
 
-void EventSubscribers::add(HttpConnection *connection, quint64 sequence, const QJsonObject &firstStats)
+void EventSubscribers::add(const EventStreamPtr &stream, const QJsonObject &firstStats)
 {
     Response head;
     head.status = 200;
     head.headers.set("Content-Type", "text/event-stream");
     head.headers.set("Cache-Control", "no-cache");
-    connection->setSendBufferSize(m_limits.sendBufferBytes);
-    connection->startStream(sequence, head);
+    stream->start(head, m_limits.sendBufferBytes);
     if (m_subscribers.isEmpty())
         m_feed.take(); // left over from earlier subscribers: not this one's business
-    m_subscribers.append({connection, sequence, 0});
-    // Queued: a connection closed from inside prune() must not re-enter it.
-    connect(connection, &HttpConnection::closed, this, &EventSubscribers::prune, Qt::QueuedConnection);
+    m_subscribers.append({stream, 0});
+    // Called later, never from inside prune() itself.
+    stream->setClosedHandler([self = QPointer<EventSubscribers>(this)] {
+        if (self)
+            self->prune();
+    });
     m_feed.setWanted(true);
     if (!m_batchTimer->isActive())
         m_batchTimer->start();
-    connection->writeStreamData(sequence, frame("stats", firstStats));
+    stream->write(frame("stats", firstStats));
 }
 
 void EventSubscribers::prune()
 {
     for (qsizetype i = 0; i < m_subscribers.size();) {
         const Subscriber &s = m_subscribers[i];
-        if (s.connection && s.connection->isOpen() && s.connection->outputBacklog() > m_limits.disconnectBacklogBytes)
-            s.connection->close(); // too far behind: it can subscribe again and start afresh
-        if (!s.connection || !s.connection->isOpen()) {
+        if (s.stream->isOpen() && s.stream->backlog() > m_limits.disconnectBacklogBytes)
+            s.stream->close(); // too far behind: it can subscribe again and start afresh
+        if (!s.stream->isOpen()) {
             m_subscribers.removeAt(i);
             continue;
         }
@@ -80,12 +82,12 @@ void EventSubscribers::sendStats(QJsonObject stats)
     const qint64 notSent = stats.value(QLatin1String("requestEventsNotSent")).toInteger();
     for (const Subscriber &s : std::as_const(m_subscribers)) {
         if (s.eventsHeldBack == 0) {
-            s.connection->writeStreamData(s.sequence, shared);
+            s.stream->write(shared);
             continue;
         }
         // Its own count: the sampled-out events and those it was too slow for.
         stats[QLatin1String("requestEventsNotSent")] = double(quint64(notSent) + s.eventsHeldBack);
-        s.connection->writeStreamData(s.sequence, frame("stats", stats));
+        s.stream->write(frame("stats", stats));
     }
 }
 
@@ -99,10 +101,10 @@ void EventSubscribers::sendRequestEvents()
     for (const RequestRecord &record : records)
         frames += frame("request", requestRecordToJson(record));
     for (Subscriber &s : m_subscribers) {
-        if (s.connection->outputBacklog() > m_limits.eventsBacklogBytes)
+        if (s.stream->backlog() > m_limits.eventsBacklogBytes)
             s.eventsHeldBack += quint64(records.size());
         else
-            s.connection->writeStreamData(s.sequence, frames);
+            s.stream->write(frames);
     }
 }
 

@@ -1,14 +1,14 @@
 #pragma once
+#include "EventStream.h"
+
 #include <QJsonObject>
 #include <QList>
 #include <QObject>
-#include <QPointer>
 
 class QTimer;
 
 namespace prawmp {
 
-class HttpConnection;
 class RequestEventFeed;
 
 // The subscribers of /_mp/events and what each is sent: the stats frames
@@ -17,8 +17,7 @@ class RequestEventFeed;
 // only while somebody subscribes; with nobody there, nothing runs.
 //
 // A subscriber that does not keep up never holds anyone back. What it has
-// not taken is its connection's outputBacklog(): the bytes in the daemon's
-// own buffer. The kernel holds some more on top, at most about twice
+// not taken is its stream's backlog(): the bytes in the daemon's own buffer. The kernel holds some more on top, at most about twice
 // Limits::sendBufferBytes (its SO_SNDBUF, set when it subscribes, so that
 // the limits below are close to what a subscriber really has not taken).
 // With more than eventsBacklogBytes not taken, it gets no request events
@@ -46,9 +45,9 @@ public:
 
     const Limits &limits() const { return m_limits; }
 
-    // Answers request `sequence` of `connection` with the event stream and
-    // sends `firstStats` at once, so a dashboard has something to draw.
-    void add(HttpConnection *connection, quint64 sequence, const QJsonObject &firstStats);
+    // Starts `stream` (the answer to a GET /_mp/events) and sends
+    // `firstStats` at once, so a dashboard has something to draw.
+    void add(const EventStreamPtr &stream, const QJsonObject &firstStats);
     // Subscribers not yet known to be gone.
     bool isEmpty() const { return m_subscribers.isEmpty(); }
     qsizetype size() const { return m_subscribers.size(); }
@@ -62,8 +61,7 @@ public:
 private:
     struct Subscriber
     {
-        QPointer<HttpConnection> connection;
-        quint64 sequence = 0;
+        EventStreamPtr stream;
         quint64 eventsHeldBack = 0; // request events it was too slow for
     };
 

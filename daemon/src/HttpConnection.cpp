@@ -40,9 +40,7 @@ constexpr qint64 kMaxStreamBacklog = 16 * 1024 * 1024;
 // on the peer through TCP instead of filling our memory.
 constexpr qint64 kSocketReadBuffer = 1024 * 1024;
 
-const QByteArray kContinue = QByteArrayLiteral("HTTP/1.1 100 Continue\r\n\r\n");
-const QByteArray kCrLf = QByteArrayLiteral("\r\n");
-const QByteArray kLastChunk = QByteArrayLiteral("0\r\n\r\n");
+const QByteArray kLastChunk = wire::lastChunk().toByteArray();
 
 qint64 nowMs()
 {
@@ -198,9 +196,9 @@ void HttpConnection::Private::headersParsed()
     if (parser.expectsContinue()) {
         Slot &slot = answers.back();
         if (answers.size() == 1)
-            write(kContinue);
+            write(continueInterim());
         else
-            slot.interim = kContinue; // after the answers still owed
+            slot.interim = continueInterim(); // after the answers still owed
     }
 }
 
@@ -382,17 +380,9 @@ void HttpConnection::Private::write(const QByteArray &bytes)
 
 void HttpConnection::Private::writeChunk(const QByteArray &data)
 {
-    if (!streamChunked) {
-        write(data);
-        return;
-    }
-    QByteArray size;
-    size.reserve(20);
-    wire::appendNumber(size, data.size(), 16);
-    size.append(kCrLf);
-    write(size);
-    write(data);
-    write(kCrLf);
+    QByteArray piece;
+    wire::appendStreamPiece(piece, data, streamChunked);
+    write(piece);
 }
 
 void HttpConnection::Private::writeSlot(Slot &slot)
@@ -657,8 +647,7 @@ void HttpConnection::Private::onTimer()
         refuse(headerTimeoutError(limits.headerTimeoutMs));
         break;
     case Deadline::Body:
-        fail(408, QStringLiteral("request_timeout"),
-             QStringLiteral("The request body stalled for %1 ms.").arg(limits.idleTimeoutMs));
+        refuse(bodyTimeoutError(limits.idleTimeoutMs));
         break;
     case Deadline::Idle:
         qCDebug(lcHttpConnection) << "connection" << id << "idle, closing";
@@ -717,6 +706,18 @@ Response tooManyClientsError(bool stopping, int maxClients)
     return jsonError(503, QStringLiteral("too_many_clients"),
                      stopping ? QStringLiteral("the daemon is shutting down")
                               : QStringLiteral("too many clients connected (--max-clients %1)").arg(maxClients));
+}
+
+Response bodyTimeoutError(int idleTimeoutMs)
+{
+    return jsonError(408, QStringLiteral("request_timeout"),
+                     QStringLiteral("The request body stalled for %1 ms.").arg(idleTimeoutMs));
+}
+
+const QByteArray &continueInterim()
+{
+    static const QByteArray line = QByteArrayLiteral("HTTP/1.1 100 Continue\r\n\r\n");
+    return line;
 }
 
 Response headerTimeoutError(int headerTimeoutMs)
@@ -809,12 +810,6 @@ quint64 HttpConnection::id() const
     return d->id;
 }
 
-void HttpConnection::setPeer(const QHostAddress &address, quint16 port)
-{
-    d->peerAddress = address;
-    d->peerPort = port;
-}
-
 QHostAddress HttpConnection::peerAddress() const
 {
     return d->peerAddress;
@@ -880,14 +875,56 @@ void HttpConnection::writeStreamData(quint64 sequence, const QByteArray &data)
     Private::Slot *slot = d->slotFor(sequence);
     if (!slot || !slot->ready || !slot->stream)
         return;
-    if (slot->versionMinor >= 1) {
-        wire::appendNumber(slot->streamData, data.size(), 16);
-        slot->streamData.append(kCrLf);
-        slot->streamData.append(data);
-        slot->streamData.append(kCrLf);
-    } else {
-        slot->streamData.append(data);
+    wire::appendStreamPiece(slot->streamData, data, slot->versionMinor >= 1);
+}
+
+namespace {
+
+class HttpConnectionStream final : public EventStream
+{
+public:
+    HttpConnectionStream(HttpConnection *connection, quint64 sequence)
+        : m_connection(connection), m_sequence(sequence)
+    {
     }
+
+    void start(const Response &head, int sendBufferBytes) override
+    {
+        if (!m_connection)
+            return;
+        m_connection->setSendBufferSize(sendBufferBytes);
+        m_connection->startStream(m_sequence, head);
+    }
+    void write(const QByteArray &data) override
+    {
+        if (m_connection)
+            m_connection->writeStreamData(m_sequence, data);
+    }
+    qint64 backlog() const override { return m_connection ? m_connection->outputBacklog() : 0; }
+    bool isOpen() const override { return m_connection && m_connection->isOpen(); }
+    void close() override
+    {
+        if (m_connection)
+            m_connection->close();
+    }
+    void setClosedHandler(std::function<void()> handler) override
+    {
+        // Queued: the handler never runs inside whoever closed the connection.
+        if (m_connection)
+            QObject::connect(m_connection, &HttpConnection::closed, m_connection, std::move(handler),
+                             Qt::QueuedConnection);
+    }
+
+private:
+    QPointer<HttpConnection> m_connection;
+    const quint64 m_sequence;
+};
+
+} // namespace
+
+EventStreamPtr HttpConnection::eventStream(quint64 sequence)
+{
+    return std::make_shared<HttpConnectionStream>(this, sequence);
 }
 
 void HttpConnection::rejectAndClose(const Response &response)

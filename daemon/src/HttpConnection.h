@@ -1,4 +1,5 @@
 #pragma once
+#include "EventStream.h"
 #include "HttpWire.h"
 #include "prawmp/HttpHeaders.h"
 #include "prawmp/Response.h"
@@ -40,6 +41,10 @@ Response tooManyClientsError(bool stopping, int maxClients);
 // The 408 for request headers that did not come within `headerTimeoutMs`
 // (every serving path answers a silent client with it).
 Response headerTimeoutError(int headerTimeoutMs);
+// The 408 for a request body with no byte for `idleTimeoutMs`.
+Response bodyTimeoutError(int idleTimeoutMs);
+// The interim answer to "Expect: 100-continue".
+const QByteArray &continueInterim();
 
 // Server side of one HTTP/1.1 connection, on the wire module (llhttp).
 // Parses requests (keep-alive, pipelining, Content-Length and chunked
@@ -54,9 +59,6 @@ public:
     ~HttpConnection() override;
 
     quint64 id() const;
-    // The client's address, when the socket is not the client's own (a
-    // socket pair to a serving thread that relays an HTTPS connection).
-    void setPeer(const QHostAddress &address, quint16 port);
     QHostAddress peerAddress() const;
     quint16 peerPort() const;
     bool isOpen() const;
@@ -77,6 +79,9 @@ public:
     // with writeStreamData(); chunked transfer coding. Ends the pipeline.
     void startStream(quint64 sequence, const Response &head);
     void writeStreamData(quint64 sequence, const QByteArray &data);
+    // Request `sequence`'s answer as an EventStream (startStream() and
+    // writeStreamData() behind EventSubscribers' interface).
+    EventStreamPtr eventStream(quint64 sequence);
     // Sends this answer to whatever is pending and closes (e.g. 503 too many clients).
     void rejectAndClose(const Response &response);
     void close();

@@ -206,7 +206,7 @@ void ProxyServer::applyOptions(const DaemonOptions &options)
 void ProxyServer::onNewConnection(QTcpServer *server)
 {
     while (QTcpSocket *socket = server->nextPendingConnection())
-        adoptConnection(socket, false);
+        adoptConnection(socket);
 }
 
 bool ProxyServer::hasRoomForConnection(int heldByServingThreads) const
@@ -214,12 +214,7 @@ bool ProxyServer::hasRoomForConnection(int heldByServingThreads) const
     return !m_stopping && m_connections.size() + heldByServingThreads < m_options.maxClients;
 }
 
-void ProxyServer::adoptOpenConnection(QTcpSocket *socket, const QHostAddress &client, quint16 clientPort)
-{
-    adoptConnection(socket, true, client, clientPort);
-}
-
-void ProxyServer::adoptConnection(QTcpSocket *socket, bool countedOpen, const QHostAddress &client, quint16 clientPort)
+void ProxyServer::adoptConnection(QTcpSocket *socket)
 {
     const bool refused = !hasRoomForConnection(m_workers ? m_workers->connectionCount() : 0);
     if (refused && m_rejecting >= m_rejectingCap) {
@@ -239,11 +234,7 @@ void ProxyServer::adoptConnection(QTcpSocket *socket, bool countedOpen, const QH
         return;
     }
     auto *connection = new HttpConnection(socket, m_options.httpLimits(), this);
-    if (!client.isNull())
-        connection->setPeer(client, clientPort);
     if (refused) {
-        if (countedOpen) // held by a serving thread until now
-            m_stats.connectionClosed(connection->peerAddress().toString());
         ++m_rejecting;
         connect(connection, &HttpConnection::closed, this, [this] { --m_rejecting; });
         connect(connection, &HttpConnection::closed, connection, &QObject::deleteLater);
@@ -252,8 +243,7 @@ void ProxyServer::adoptConnection(QTcpSocket *socket, bool countedOpen, const QH
     }
     const QString peer = connection->peerAddress().toString();
     m_connections.insert(connection, peer);
-    if (!countedOpen)
-        m_stats.connectionOpened(peer);
+    m_stats.connectionOpened(peer);
     connect(connection, &HttpConnection::requestReceived, this,
             [this, connection](const IncomingRequest &r) { onRequest(connection, r); });
     connect(connection, &HttpConnection::closed, this, [this, connection] { onConnectionClosed(connection); });
@@ -297,14 +287,14 @@ void ProxyServer::onRequest(HttpConnection *connection, const IncomingRequest &i
                      if (target)
                          target->respond(sequence, response);
                  },
-                 connection},
+                 [connection, sequence] { return connection->eventStream(sequence); }},
           incoming);
 }
 
 void ProxyServer::serveRequest(quint64 connection, const QString &peer, const IncomingRequest &request,
-                               Deliver deliver)
+                               Deliver deliver, OpenStream openStream)
 {
-    serve(Origin{connection, peer, std::move(deliver), nullptr}, request);
+    serve(Origin{connection, peer, std::move(deliver), std::move(openStream)}, request);
 }
 
 void ProxyServer::serve(const Origin &origin, const IncomingRequest &incoming)
@@ -326,7 +316,7 @@ void ProxyServer::serve(const Origin &origin, const IncomingRequest &incoming)
         return;
     }
     if (ControlEndpoints::isControlTarget(incoming.target)) {
-        m_control->handle(incoming, origin.deliver, origin.http);
+        m_control->handle(incoming, origin.deliver, origin.openStream);
         return;
     }
     const Router::Result route = m_router->resolve(incoming.target);
@@ -476,7 +466,6 @@ StatsSnapshot ProxyServer::snapshot() const
     s.totals = totals();
     s.servingThreads = m_workers ? m_workers->threadCount() : 0;
     s.servingThreadHits = m_stats.servingThreadHits();
-    s.connectionsHandedOver = m_stats.connectionsHandedOver();
     s.ioBackend = m_workers ? m_workers->ioBackend() : QString();
     s.requestEventsNotSent = m_stats.requestEventsNotSent();
     const auto cache = m_pipeline->cache().counters();

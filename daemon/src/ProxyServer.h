@@ -58,9 +58,8 @@ public:
     PipelineCounters totals() const;
     // ConnectionHost: the serving threads' way in.
     bool hasRoomForConnection(int heldByServingThreads) const override;
-    void adoptOpenConnection(QTcpSocket *socket, const QHostAddress &peer, quint16 peerPort) override;
     void serveRequest(quint64 connection, const QString &peer, const IncomingRequest &request,
-                      Deliver deliver) override;
+                      Deliver deliver, OpenStream openStream) override;
     void abandonConnection(quint64 connection) override;
     RequestPipeline &pipeline() { return *m_pipeline; }
     const Router &router() const { return *m_router; }
@@ -70,12 +69,12 @@ signals:
 
 private:
     // Where a request came from and where its answer goes: an HttpConnection
-    // of this thread, or a serving thread's connection (`http` null).
+    // of this thread, or a serving thread's connection.
     struct Origin {
         quint64 connection = 0; // HttpConnection::id() or a serving thread's id
         QString peer;
         Deliver deliver;
-        HttpConnection *http = nullptr; // for /_mp/events, which streams on it
+        OpenStream openStream; // for /_mp/events, which streams on the connection
     };
     struct Pending {
         quint64 connection = 0;
@@ -86,8 +85,7 @@ private:
     };
 
     void onNewConnection(QTcpServer *server);
-    // `countedOpen`: the stats sink counts it open already (a serving thread held it).
-    void adoptConnection(QTcpSocket *socket, bool countedOpen, const QHostAddress &client = {}, quint16 clientPort = 0);
+    void adoptConnection(QTcpSocket *socket);
     void onRequest(HttpConnection *connection, const IncomingRequest &incoming);
     void onConnectionClosed(HttpConnection *connection);
     // The one place a request becomes an answer, whichever thread read it.

@@ -1,4 +1,5 @@
 #include "ProxyWorker.h"
+#include "ServingThreadStream.h"
 
 #include "BudgetView.h"
 #include "ClientRegistry.h"
@@ -65,15 +66,9 @@ void applyBudgetHeaders(Response &response, const DomainState &s)
 
 namespace {
 
-// What a worker peeks at per read; a request that does not fit is handed over.
-constexpr size_t kPeekBytes = 64 * 1024;
-// Linux takes bytes off a TCP socket without copying them (MSG_TRUNC);
-// elsewhere they are read into the peek buffer, which is free by then.
-#ifdef __linux__
-constexpr int kDiscardFlag = MSG_TRUNC;
-#else
-constexpr int kDiscardFlag = 0;
-#endif
+// What a worker reads at once. A request longer than this is read on, in
+// a parser of its own.
+constexpr qsizetype kReadBytes = 64 * 1024;
 #ifndef MSG_NOSIGNAL
 #define MSG_NOSIGNAL 0 // macOS: SO_NOSIGPIPE on each socket instead
 #endif
@@ -98,47 +93,25 @@ qint64 monotonicMs()
     return qint64(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
 }
 
-// The peer of socket `fd` (null when unknown) and its port.
-QHostAddress peerOf(int fd, quint16 *port = nullptr)
+// The peer's address as ClientRegistry counts it ("" when unknown).
+QString peerAddressOf(int fd)
 {
     sockaddr_storage addr{};
     socklen_t len = sizeof addr;
     if (::getpeername(fd, reinterpret_cast<sockaddr *>(&addr), &len) != 0)
-        return QHostAddress();
-    if (port)
-        *port = ntohs(addr.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6 *>(&addr)->sin6_port
-                                                 : reinterpret_cast<sockaddr_in *>(&addr)->sin_port);
-    return QHostAddress(reinterpret_cast<sockaddr *>(&addr));
-}
-
-// The peer's address as ClientRegistry counts it ("" when unknown).
-QString peerAddressOf(int fd)
-{
-    return peerOf(fd).toString();
+        return QString();
+    return QHostAddress(reinterpret_cast<sockaddr *>(&addr)).toString();
 }
 
 using wire::appendNumber;
 using wire::equalsNoCase;
 using wire::hasLineBreak;
 
-// One whole request in the peek buffer, parsed by the wire module, and what
-// a worker may do with it. The views point into the peek buffer (the parser
-// borrows).
-struct Peeked
+// One whole request in the read buffer, parsed by the wire module, as far
+// as a worker needs it to answer a hit. The views point into the read
+// buffer (the parser borrows).
+struct HitCandidate
 {
-    enum class Kind {
-        // Needs the main thread's connection: Expect or an upgrade
-        // (and, seen by the caller, the /_mp/events stream, or a request not
-        // whole in the buffer).
-        HandOver,
-        // Whole, but not one for the cache: the main thread answers it
-        // (ConnectionHost::serveRequest), the worker writes the answer.
-        PassOn,
-        // A keep-alive HTTP/1.1 GET asking nothing the cache cannot give
-        // (no Cache-Control, Pragma or TE): a hit is answered here.
-        Cacheable,
-    };
-
     QByteArrayView target;
     QByteArrayView userAgent;
     QByteArrayView proxyAuthorization;
@@ -146,7 +119,10 @@ struct Peeked
     QVarLengthArray<QByteArrayView, 2> cookies;
     QVarLengthArray<QByteArrayView, 1> acceptEncoding;
 
-    Kind take(const wire::RequestParser &parser)
+    // Whether it is a keep-alive HTTP/1.1 GET asking nothing the cache
+    // cannot give (no Cache-Control, Pragma, TE, Expect, Upgrade or body):
+    // one a hit may answer. The others are passed on.
+    bool take(const wire::RequestParser &parser)
     {
         const wire::ParsedRequest &parsed = parser.request();
         bool cacheable = parsed.method == "GET" && parsed.versionMinor == 1 && parsed.keepAlive;
@@ -163,13 +139,13 @@ struct Peeked
                 if (equalsNoCase(name, "cookie"))
                     cookies.append(value);
                 else if (equalsNoCase(name, "expect"))
-                    return Kind::HandOver;
+                    cacheable = false;
                 else if (equalsNoCase(name, "pragma"))
                     cacheable = false;
                 break;
             case 7:
                 if (equalsNoCase(name, "upgrade"))
-                    return Kind::HandOver;
+                    cacheable = false;
                 break;
             case 10:
                 if (equalsNoCase(name, "user-agent") && userAgent.isNull())
@@ -201,7 +177,7 @@ struct Peeked
                 break;
             }
         }
-        return cacheable ? Kind::Cacheable : Kind::PassOn;
+        return cacheable;
     }
 };
 
@@ -306,9 +282,7 @@ struct WorkerConfig
     int headerTimeoutMs = 10'000;
     int idleTimeoutMs = 75'000;
     qsizetype maxHeaderBytes = 64 * 1024;
-    // Bodies a worker reads whole from its peek buffer (smaller ones than
-    // --max-body: a longer body is left to the main thread's connection).
-    qint64 maxBodyBytes = 0;
+    qint64 maxBodyBytes = 0; // --max-body-bytes
     size_t maxPipelinedRequests = 64; // answers owed at once, as HttpConnection bounds them
     int maxClients = 0;
     TlsStream::Context tls; // --tls-cert: every connection speaks HTTPS
@@ -327,7 +301,7 @@ public:
             qCWarning(lcWorker) << "no event poller:" << strerror(errno) << "- using poll(2)";
             m_poller = EventPoller::create(EventPoller::Backend::Poll);
         }
-        m_buffer.resize(kPeekBytes);
+        m_buffer.resize(kReadBytes);
         m_parser.setBorrowing(true);
         m_thread = std::thread([this] { run(); });
     }
@@ -369,6 +343,17 @@ public:
         wake();
     }
 
+    // Main thread: a /_mp/events stream on one of this worker's connections
+    // has news (its head, frames, or a close).
+    void postStream(std::shared_ptr<ServingThreadStream> stream)
+    {
+        {
+            std::lock_guard lock(m_inboxMutex);
+            m_streamNews.push_back(std::move(stream));
+        }
+        wake();
+    }
+
     void closeAll()
     {
         {
@@ -388,6 +373,9 @@ private:
         bool ready = false;
         bool close = false;   // the connection ends after it
         QByteArray bytes;     // the answer, framed
+        // /_mp/events: the stream this answer starts; what it was given
+        // before its turn waits in `bytes`, framed, after the head.
+        std::shared_ptr<ServingThreadStream> stream;
     };
 
     struct Conn
@@ -400,26 +388,31 @@ private:
         bool served = false;
         bool lingering = false;
         qint64 lingerUntilMs = 0;
-        bool handOver = false; // once the output is out
         // Requests passed on to the main thread, in order, with the hits
         // pipelined behind them: an answer waits here for those before it.
         QList<Awaited> awaited; // QList: an idle connection's empty one allocates nothing
         quint64 nextSequence = 1;
         bool lastRequestRead = false;  // no keep-alive: nothing after it is read
         bool closeAfterFlush = false;  // the answer written last ends the connection
-        // HTTPS: the session (null for plain HTTP), what it decrypted and
-        // this thread has not taken yet, and whether the peer ended it.
+        // Streaming /_mp/events: nothing more is read; the main thread's
+        // frames come through the stream (chunked for HTTP/1.1).
+        std::shared_ptr<ServingThreadStream> stream;
+        bool streamChunked = false;
+        // HTTPS: the session (null for plain HTTP) and whether the peer ended it.
         std::unique_ptr<TlsStream> tls;
+        // Read (or decrypted) and not parsed yet: HTTPS input, or requests
+        // left while too many answers were owed.
         QByteArray input;
+        // A request not whole in one read goes on in a parser of its own:
+        // since when (the header deadline), its last bytes (the body's),
+        // whether its header block is in, and its 100 Continue.
+        std::unique_ptr<wire::RequestParser> partial;
+        qint64 partialSinceMs = 0;
+        qint64 lastReceiveMs = 0;
+        bool partialHeadersDone = false;
+        bool continueSent = false;
         bool peerClosed = false;
         bool refuse = false; // 503 after the handshake (see post())
-        // HTTPS handed over: this thread relays the plain bytes between the
-        // session and the main thread's connection at the other end of a
-        // socket pair (there is no handing a TLS session to QSslSocket).
-        bool relayed = false;
-        int relayFd = -1;        // our end of the pair, while open
-        QByteArray toRelay;     // decrypted, for the main thread
-        bool relayEnded = false; // the main thread closed its end
         QByteArray pending;    // output the socket did not take yet
         qsizetype pendingPos = 0;
         QByteArray userAgent;  // the last User-Agent seen and its client id
@@ -443,29 +436,30 @@ private:
     void takeInbox(qint64 now);
     bool readTls(Conn *c, qint64 now);
     void writeAndClose(Conn *c, const Response &response, qint64 now);
-    void startRelay(Conn *c);
-    void onRelayEvent(Conn *c, const EventPoller::Event &event, qint64 now);
-    void relayFromClient(Conn *c, const EventPoller::Event &event);
-    // A relay's socket pair end is tagged with the connection's address + 1.
-    static void *relayTag(Conn *c) { return reinterpret_cast<void *>(reinterpret_cast<quintptr>(c) + 1); }
-    bool flushRelay(Conn *c);
-    void updateRelayInterest(Conn *c);
     void passOn(Conn *c, IncomingRequest request);
     void writeAnswer(Conn *c, quint64 sequence, const Response &response, qint64 now);
+    void takeStreamNews(ServingThreadStream &stream, qint64 now);
+    void endStream(Conn *c, qint64 now);
+    void noteUnwritten(Conn *c);
     void flushAwaited(Conn *c, qint64 now);
-    void refuse(Conn *c, std::vector<QByteArray> &out);
+    void refuse(Conn *c, const wire::RequestParser &parser, std::vector<QByteArray> &out);
+    void endWith(Conn *c, const Response &answer, const wire::ResponseFraming &framing, std::vector<QByteArray> &out);
+    void rejectPartial(Conn *c, qint64 now);
+    void queuePassOn(Conn *c, IncomingRequest request, std::vector<IncomingRequest> &passed);
+    void sendContinue(Conn *c, std::vector<QByteArray> &out);
+    static wire::RequestParser::Result parseRequest(wire::RequestParser &parser, const char *data, qsizetype size,
+                                                    qsizetype *used, bool *headersSeen);
     // Whether the connection reads its next requests now (see Conn::awaited).
     bool reading(const Conn *c) const;
     void refreshConfig();
     void onEvent(Conn *c, const EventPoller::Event &event, qint64 now);
     void serve(Conn *c, qint64 now);
-    bool answerHit(Conn *c, const Peeked &request, qint64 now, std::vector<QByteArray> &out,
+    bool answerHit(Conn *c, const HitCandidate &request, qint64 now, std::vector<QByteArray> &out,
                    StatsSink::HitBatch &counted);
     void report(RouteMemo &memo, const Conn &c, const Response &answer);
     QByteArray budgetLines(const QString &domain, qint64 now, const Prepared &prepared);
     bool flush(Conn *c);
     void send(Conn *c, std::vector<QByteArray> &out);
-    void handOver(Conn *c);
     void closeConn(Conn *c, bool countClosed = true);
     void retire(Conn *c);
     void beginLinger(Conn *c, qint64 now);
@@ -491,6 +485,7 @@ private:
     };
     std::vector<Incoming> m_inbox;
     std::vector<Answer> m_answers;
+    std::vector<std::shared_ptr<ServingThreadStream>> m_streamNews;
     bool m_closeAll = false;
     bool m_quit = false;
 
@@ -499,7 +494,7 @@ private:
     quint64 m_configGeneration = 0;
     std::unordered_map<int, std::unique_ptr<Conn>> m_conns;
     std::unordered_map<quint64, Conn *> m_byId;
-    // Closed or handed over during this turn of the loop; deleted at its end,
+    // Closed during this turn of the loop; deleted at its end,
     // so that a caller up the stack never touches a deleted Conn.
     std::vector<std::unique_ptr<Conn>> m_dead;
     QByteArray m_buffer;
@@ -523,17 +518,13 @@ void ProxyWorker::run()
         if (m_pool.m_configGeneration.load(std::memory_order_acquire) != m_configGeneration)
             refreshConfig();
         for (const EventPoller::Event &event : events) {
-            const auto tag = reinterpret_cast<quintptr>(event.tag); // see relayTag()
-            if (tag & 1)
-                onRelayEvent(reinterpret_cast<Conn *>(tag - 1), event, now);
-            else
-                onEvent(reinterpret_cast<Conn *>(tag), event, now);
+            onEvent(static_cast<Conn *>(event.tag), event, now);
         }
         {
             std::unique_lock lock(m_inboxMutex);
             if (m_quit)
                 return;
-            if (!m_inbox.empty() || !m_answers.empty() || m_closeAll) {
+            if (!m_inbox.empty() || !m_answers.empty() || !m_streamNews.empty() || m_closeAll) {
                 lock.unlock();
                 takeInbox(now);
             }
@@ -558,11 +549,13 @@ void ProxyWorker::takeInbox(qint64 now)
 {
     std::vector<Incoming> fds;
     std::vector<Answer> answers;
+    std::vector<std::shared_ptr<ServingThreadStream>> streams;
     bool closeAll = false;
     {
         std::lock_guard lock(m_inboxMutex);
         fds.swap(m_inbox);
         answers.swap(m_answers);
+        streams.swap(m_streamNews);
         closeAll = std::exchange(m_closeAll, false);
     }
     for (const Answer &answer : answers) {
@@ -570,6 +563,8 @@ void ProxyWorker::takeInbox(qint64 now)
         if (it != m_byId.end())
             writeAnswer(it->second, answer.sequence, answer.response, now);
     }
+    for (const auto &stream : streams)
+        takeStreamNews(*stream, now);
     for (const Incoming &incoming : fds) {
         const int fd = incoming.fd;
         auto conn = std::make_unique<Conn>();
@@ -607,8 +602,12 @@ void ProxyWorker::takeInbox(qint64 now)
         for (auto &[fd, conn] : m_conns)
             all.push_back(conn.get());
         for (Conn *c : all) {
-            if (c->handOver || !c->awaited.empty() || c->relayed)
-                continue; // on its way to the main thread, owed an answer, or the main thread's
+            if (c->stream) {
+                endStream(c, now);
+                continue;
+            }
+            if (!c->awaited.empty())
+                continue; // owed an answer: the last one closes it (flushAwaited)
             closeConn(c);
         }
     }
@@ -622,15 +621,11 @@ void ProxyWorker::setInterest(Conn *c, EventPoller::Interests interest)
 void ProxyWorker::onEvent(Conn *c, const EventPoller::Event &event, qint64 now)
 {
     if (c->fd < 0)
-        return; // closed earlier in this turn (through its relay)
-    if (c->relayed) {
-        relayFromClient(c, event);
-        return;
-    }
+        return; // closed earlier in this turn
     if (c->lingering) {
         // Drop what the peer still sends; its end (or an error) ends us.
         for (;;) {
-            const ssize_t n = ::recv(c->fd, m_buffer.data(), kPeekBytes, MSG_DONTWAIT);
+            const ssize_t n = ::recv(c->fd, m_buffer.data(), kReadBytes, MSG_DONTWAIT);
             if (n > 0)
                 continue;
             if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && !(event.error || event.hangUp))
@@ -656,10 +651,6 @@ void ProxyWorker::onEvent(Conn *c, const EventPoller::Event &event, qint64 now)
             beginLinger(c, now);
             return;
         }
-        if (c->handOver && c->awaited.empty()) {
-            handOver(c);
-            return;
-        }
         setInterest(c, reading(c) ? kReading : kAwaiting);
     }
     if (!reading(c)) {
@@ -669,82 +660,119 @@ void ProxyWorker::onEvent(Conn *c, const EventPoller::Event &event, qint64 now)
         return;
     }
     // HTTPS: requests decrypted earlier may wait in the input, not the socket.
-    if (event.readable || event.peerClosed || (c->tls && !c->input.isEmpty()))
+    // Requests read earlier may wait in the input, not the socket.
+    if (event.readable || event.peerClosed || !c->input.isEmpty())
         serve(c, now);
 }
 
+// One request's bytes: its header block and, in the same go, as much of its
+// body as is there. `headersSeen`: the header block was completed here.
+wire::RequestParser::Result ProxyWorker::parseRequest(wire::RequestParser &parser, const char *data,
+                                                      qsizetype size, qsizetype *used, bool *headersSeen)
+{
+    auto result = parser.parse(data, size, used);
+    if (result == wire::RequestParser::Result::HeadersComplete) {
+        *headersSeen = true;
+        qsizetype body = 0;
+        result = parser.parse(data + *used, size - *used, &body);
+        *used += body;
+    }
+    return result;
+}
+
+// Reads what the client sent and answers it: hits here, the rest passed on
+// (ConnectionHost::serveRequest) and answered in order. A request not whole
+// yet goes on in a parser of the connection's own (Conn::partial), however
+// many reads it takes.
 void ProxyWorker::serve(Conn *c, qint64 now)
 {
     const char *data = nullptr;
-    ssize_t n = 0;
+    qsizetype n = 0;
     if (c->tls) {
         // HTTPS: what the session decrypted waits in the connection's input.
         if (!readTls(c, now))
             return;
-        data = c->input.constData();
-        n = c->input.size();
-        if (n == 0) {
+        if (c->input.isEmpty()) {
             if (c->peerClosed && c->pending.isEmpty())
                 closeConn(c);
             return;
         }
-    } else {
-        n = ::recv(c->fd, m_buffer.data(), kPeekBytes, MSG_PEEK | MSG_DONTWAIT);
-        if (n == 0) {
-            closeConn(c); // the peer is gone and nothing is owed
+    } else if (c->input.isEmpty()) {
+        const ssize_t got = ::recv(c->fd, m_buffer.data(), size_t(m_buffer.size()), MSG_DONTWAIT);
+        if (got == 0) {
+            closeConn(c); // the peer is gone; what it did not wait for is withdrawn
             return;
         }
-        if (n < 0) {
+        if (got < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
                 closeConn(c);
             return;
         }
         data = m_buffer.constData();
+        n = got;
+    }
+    if (!data) {
+        // Read before: decrypted, or left while too many answers were owed.
+        data = c->input.constData();
+        n = c->input.size();
     }
     c->lastActiveMs = now;
     const WorkerConfig &config = *m_config;
-    size_t consumed = 0;
+    const wire::RequestLimits limits{config.maxHeaderBytes, config.maxBodyBytes};
+    qsizetype consumed = 0;
     std::vector<QByteArray> out;
     StatsSink::HitBatch counted;
-    bool handOverNow = false;
     std::vector<IncomingRequest> passed;
-    while (consumed < size_t(n) && reading(c)) {
-        if (config.stopping) {
-            handOverNow = true;
-            break;
+    while (consumed < n && reading(c)) {
+        wire::RequestParser *parser = c->partial.get();
+        if (!parser) {
+            m_parser.reset();
+            m_parser.setLimits(limits);
+            parser = &m_parser;
         }
-        m_parser.reset();
-        m_parser.setLimits(wire::RequestLimits{config.maxHeaderBytes, config.maxBodyBytes});
-        const qsizetype available = qsizetype(size_t(n) - consumed);
+        bool headersSeen = false;
         qsizetype parsed = 0;
-        auto result = m_parser.parse(data + consumed, available, &parsed);
-        if (result == wire::RequestParser::Result::HeadersComplete && !m_parser.expectsContinue()) {
-            qsizetype body = 0; // whole in the buffer, or the main thread's connection reads it
-            result = m_parser.parse(data + consumed + parsed, available - parsed, &body);
-            parsed += body;
+        auto result = parseRequest(*parser, data + consumed, n - consumed, &parsed, &headersSeen);
+        if (result == wire::RequestParser::Result::NeedMore && parser == &m_parser) {
+            // Not whole yet: a parser of its own keeps what it read. (The
+            // shared one only borrows from this read's buffer.)
+            c->partial = std::make_unique<wire::RequestParser>(limits);
+            c->partialSinceMs = c->served || c->nextSequence > 1 ? now : c->openedMs;
+            c->partialHeadersDone = false;
+            c->continueSent = false;
+            parser = c->partial.get();
+            headersSeen = false;
+            result = parseRequest(*parser, data + consumed, n - consumed, &parsed, &headersSeen);
         }
-        if (c->tls && result == wire::RequestParser::Result::NeedMore && size_t(n) - consumed <= kPeekBytes) {
-            break; // the input keeps it until the rest comes; a longer one is the main thread's to read
+        if (parser != &m_parser) {
+            c->lastReceiveMs = now;
+            c->partialHeadersDone = c->partialHeadersDone || headersSeen;
         }
-        if (result == wire::RequestParser::Result::Error && m_parser.error().status == 400) {
-            // Malformed: refused as the main thread's connections refuse it
-            // (a 413 or 431 may be this buffer's limit, not the daemon's:
-            // those go to the main thread). Nothing after it is read.
-            refuse(c, out);
+        if (result == wire::RequestParser::Result::NeedMore) {
+            consumed += parsed;
+            sendContinue(c, out);
             break;
         }
-        Peeked request;
-        Peeked::Kind kind = result == wire::RequestParser::Result::MessageComplete
-                                ? request.take(m_parser) : Peeked::Kind::HandOver;
-        if (ControlEndpoints::isControlTarget(request.target))
-            kind = ControlEndpoints::isEventStream(request.target) ? Peeked::Kind::HandOver : Peeked::Kind::PassOn;
-        if (kind == Peeked::Kind::HandOver) {
-            handOverNow = true; // not whole yet, or not ours: the main thread's connection reads it
+        if (result == wire::RequestParser::Result::Error) {
+            // Malformed or over a limit: refused as the contract says, after
+            // the answers owed before it. Nothing after it is read.
+            refuse(c, *parser, out);
+            c->partial.reset();
             break;
         }
+        consumed += parsed;
+        if (parser != &m_parser) {
+            // Whole at last: passed on, like every request that is not a hit.
+            IncomingRequest request;
+            static_cast<wire::ParsedRequest &>(request) = parser->takeRequest();
+            c->partial.reset();
+            queuePassOn(c, std::move(request), passed);
+            continue;
+        }
+        HitCandidate request;
+        const bool cacheable = request.take(m_parser) && !ControlEndpoints::isControlTarget(request.target);
         const size_t written = out.size();
-        if (kind == Peeked::Kind::Cacheable && answerHit(c, request, now, out, counted)) {
-            consumed += size_t(parsed);
+        if (cacheable && answerHit(c, request, now, out, counted)) {
             if (!c->awaited.empty()) {
                 // Behind a request passed on: it waits for that one's answer.
                 Awaited &hit = c->awaited.emplace_back();
@@ -753,46 +781,33 @@ void ProxyWorker::serve(Conn *c, qint64 now)
                     hit.bytes += out[i];
                 out.resize(written);
             }
+            if (config.stopping)
+                c->lastRequestRead = true; // stopping: answered, then closed
             continue;
         }
-        consumed += size_t(parsed);
-        IncomingRequest passing = copyOut(m_parser);
-        Awaited &slot = c->awaited.emplace_back();
-        slot.sequence = passing.sequence = c->nextSequence++;
-        slot.versionMinor = passing.versionMinor;
-        slot.head = passing.method == "HEAD";
-        slot.last = !passing.keepAlive;
-        c->lastRequestRead = slot.last;
-        passed.push_back(std::move(passing));
+        queuePassOn(c, copyOut(m_parser), passed);
     }
-    if (consumed > 0) {
-        if (c->tls) {
-            c->input.remove(0, qsizetype(consumed));
-        } else {
-            // Take what was answered off the socket.
-            const ssize_t taken = ::recv(c->fd, m_buffer.data(), consumed, kDiscardFlag | MSG_DONTWAIT);
-            if (taken != ssize_t(consumed)) {
-                closeConn(c);
-                return;
-            }
-        }
+    // Keep what was read and not parsed (too many answers owed, or HTTPS
+    // input); what follows a connection's last request is not ours to read.
+    if (c->lastRequestRead) {
+        c->input.clear();
+    } else if (data == c->input.constData()) {
+        c->input.remove(0, consumed);
+    } else if (consumed < n) {
+        c->input = QByteArray(data + consumed, n - consumed);
+    }
+    if (counted.hits > 0 || !passed.empty())
         c->served = true;
-        // Counted before written: whoever has the answer finds it in /_mp/stats.
+    if (counted.hits > 0) // counted before written: whoever has the answer finds it in /_mp/stats
         m_statsSink.countServingThreadHits(counted);
-    }
-    send(c, out); // hits, and a refusal
+    if (config.stopping && c->awaited.empty() && c->lastRequestRead)
+        c->closeAfterFlush = true;
+    send(c, out); // hits, 100 Continue, a refusal
     if (c->fd < 0)
         return;
     // In order, after the answers written above (theirs come through the inbox).
     for (IncomingRequest &request : passed)
         passOn(c, std::move(request));
-    if (handOverNow) {
-        if (c->pending.isEmpty() && c->awaited.empty()) {
-            handOver(c);
-            return;
-        }
-        c->handOver = true; // after the answers owed before it are out
-    }
     if ((c->peerClosed || c->closeAfterFlush) && c->pending.isEmpty() && c->awaited.empty()) {
         beginLinger(c, now); // it will ask no more, or it was refused
         return;
@@ -801,9 +816,34 @@ void ProxyWorker::serve(Conn *c, qint64 now)
         setInterest(c, reading(c) ? kReading : kAwaiting);
 }
 
+// A whole request the cache does not answer here: its answer slot now, in
+// order; it is passed on once this read's hits are written.
+void ProxyWorker::queuePassOn(Conn *c, IncomingRequest request, std::vector<IncomingRequest> &passed)
+{
+    Awaited &slot = c->awaited.emplace_back();
+    slot.sequence = request.sequence = c->nextSequence++;
+    slot.versionMinor = request.versionMinor;
+    slot.head = request.method == "HEAD";
+    // Stopping: its answer is the connection's last.
+    slot.last = !request.keepAlive || m_config->stopping;
+    c->lastRequestRead = slot.last;
+    passed.push_back(std::move(request));
+}
+
+// 100 Continue for the request being read, once its header block is in,
+// when nothing is owed before it (flushAwaited() comes back for it).
+void ProxyWorker::sendContinue(Conn *c, std::vector<QByteArray> &out)
+{
+    if (!c->partial || !c->partialHeadersDone || !c->partial->expectsContinue() || c->continueSent
+        || !c->awaited.empty())
+        return;
+    out.push_back(continueInterim());
+    c->continueSent = true;
+}
+
 bool ProxyWorker::reading(const Conn *c) const
 {
-    return !c->handOver && !c->lastRequestRead && size_t(c->awaited.size()) < m_config->maxPipelinedRequests;
+    return !c->lastRequestRead && size_t(c->awaited.size()) < m_config->maxPipelinedRequests;
 }
 
 // HTTPS: the handshake, then whatever the session has decrypted. False
@@ -860,7 +900,7 @@ void ProxyWorker::writeAndClose(Conn *c, const Response &response, qint64 now)
         c->closeAfterFlush = true;
 }
 
-bool ProxyWorker::answerHit(Conn *c, const Peeked &request, qint64 now, std::vector<QByteArray> &out,
+bool ProxyWorker::answerHit(Conn *c, const HitCandidate &request, qint64 now, std::vector<QByteArray> &out,
                             StatsSink::HitBatch &counted)
 {
     const WorkerConfig &config = *m_config;
@@ -1022,6 +1062,7 @@ bool ProxyWorker::flush(Conn *c)
             c->pending.clear();
             c->pendingPos = 0;
         }
+        noteUnwritten(c);
         return true;
     }
     while (c->pendingPos < c->pending.size()) {
@@ -1031,8 +1072,10 @@ bool ProxyWorker::flush(Conn *c)
             c->pendingPos += n;
             continue;
         }
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            noteUnwritten(c);
             return true;
+        }
         if (n < 0 && errno == EINTR)
             continue;
         closeConn(c);
@@ -1040,13 +1083,96 @@ bool ProxyWorker::flush(Conn *c)
     }
     c->pending.clear();
     c->pendingPos = 0;
+    noteUnwritten(c);
     return true;
+}
+
+// A subscriber's backlog, as EventSubscribers reads it: what the socket has not taken.
+void ProxyWorker::noteUnwritten(Conn *c)
+{
+    if (c->stream)
+        c->stream->setUnwritten(c->pending.size() - c->pendingPos);
+}
+
+// What the main thread gave a /_mp/events stream: its head (the answer to
+// the subscribing request, in its turn), frames, or the order to end it.
+void ProxyWorker::takeStreamNews(ServingThreadStream &stream, qint64 now)
+{
+    const auto it = m_byId.find(stream.connection());
+    ServingThreadStream::News news = stream.take();
+    if (it == m_byId.end()) {
+        stream.ended(); // the subscriber left first
+        return;
+    }
+    Conn *c = it->second;
+    if (news.closeAsked) {
+        closeConn(c); // too far behind: what it has not taken is dropped with it
+        return;
+    }
+    if (c->stream.get() == &stream) {
+        std::vector<QByteArray> out(1);
+        for (const QByteArray &piece : std::as_const(news.data))
+            wire::appendStreamPiece(out.front(), piece, c->streamChunked);
+        if (!out.front().isEmpty())
+            send(c, out);
+        return;
+    }
+    const auto slot = std::find_if(c->awaited.begin(), c->awaited.end(),
+                                   [&](const Awaited &a) { return a.sequence == stream.sequence(); });
+    if (slot == c->awaited.end()) {
+        stream.ended(); // the connection will not answer that request any more
+        return;
+    }
+    if (news.started && !slot->ready) {
+        if (news.sendBufferBytes > 0)
+            ::setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &news.sendBufferBytes, sizeof news.sendBufferBytes);
+        // Nothing after the stream is answered: Connection: close, as the
+        // main thread's connections say. (Only a GET gets a stream.)
+        slot->last = true;
+        wire::appendResponseHead(slot->bytes, news.head, wire::ResponseFraming{slot->versionMinor, false, true, true});
+        slot->stream = stream.shared_from_this();
+        slot->ready = true;
+        c->awaited.erase(std::next(slot), c->awaited.end());
+        c->lastRequestRead = true;
+    }
+    if (slot->ready && slot->stream)
+        for (const QByteArray &piece : std::as_const(news.data))
+            wire::appendStreamPiece(slot->bytes, piece, slot->versionMinor >= 1);
+    flushAwaited(c, now);
+}
+
+// Stopping: the stream's last chunk, then the close.
+void ProxyWorker::endStream(Conn *c, qint64 now)
+{
+    std::vector<QByteArray> out;
+    if (c->streamChunked)
+        out.push_back(wire::lastChunk().toByteArray());
+    c->stream->ended();
+    c->stream.reset();
+    send(c, out);
+    if (c->fd < 0)
+        return;
+    if (c->pending.isEmpty())
+        beginLinger(c, now);
+    else
+        c->closeAfterFlush = true;
 }
 
 void ProxyWorker::send(Conn *c, std::vector<QByteArray> &out)
 {
     if (out.empty())
         return;
+    if (!c->pending.isEmpty() && !c->tls) {
+        // Behind what the socket has not taken yet: in order, once it has room.
+        if (c->pendingPos > 0) {
+            c->pending.remove(0, c->pendingPos);
+            c->pendingPos = 0;
+        }
+        for (const QByteArray &piece : out)
+            c->pending.append(piece);
+        noteUnwritten(c);
+        return;
+    }
     if (c->tls) {
         // One buffer, so that the session writes full records.
         for (const QByteArray &piece : out)
@@ -1094,6 +1220,7 @@ void ProxyWorker::send(Conn *c, std::vector<QByteArray> &out)
         }
         c->pendingPos = 0;
         setInterest(c, EventPoller::Interest::Writable);
+        noteUnwritten(c);
         return;
     }
 }
@@ -1127,16 +1254,23 @@ void ProxyWorker::writeAnswer(Conn *c, quint64 sequence, const Response &respons
 
 // The wire module's error for the request being parsed, after the answers
 // owed before it; the connection ends after it.
-void ProxyWorker::refuse(Conn *c, std::vector<QByteArray> &out)
+void ProxyWorker::refuse(Conn *c, const wire::RequestParser &parser, std::vector<QByteArray> &out)
 {
-    const wire::WireError &error = m_parser.error();
-    const Response answer = jsonError(error.status, error.code, error.message);
-    const wire::ResponseFraming framing = wire::refusalFraming(m_parser.request());
+    const wire::WireError &error = parser.error();
+    endWith(c, jsonError(error.status, error.code, error.message), wire::refusalFraming(parser.request()), out);
+}
+
+// The connection's last answer: into `out` when nothing is owed before it,
+// else in its turn. Nothing after it is read.
+void ProxyWorker::endWith(Conn *c, const Response &answer, const wire::ResponseFraming &framing,
+                          std::vector<QByteArray> &out)
+{
     QByteArray bytes;
     wire::appendResponseHead(bytes, answer, framing);
     if (!framing.headRequest)
         bytes += answer.body;
     c->lastRequestRead = true;
+    c->input.clear();
     if (c->awaited.empty()) {
         out.push_back(std::move(bytes));
         c->closeAfterFlush = true;
@@ -1153,8 +1287,19 @@ void ProxyWorker::flushAwaited(Conn *c, qint64 now)
     std::vector<QByteArray> out;
     bool close = false;
     while (!c->awaited.empty() && c->awaited.front().ready && !close) {
-        out.push_back(std::move(c->awaited.front().bytes));
-        close = c->awaited.front().close;
+        Awaited &front = c->awaited.front();
+        out.push_back(std::move(front.bytes));
+        close = front.close;
+        if (front.stream) {
+            // The stream's turn: it ends the pipeline (nothing after it is
+            // answered or read) and from now on its frames go straight out.
+            c->stream = std::move(front.stream);
+            c->streamChunked = front.versionMinor >= 1;
+            c->awaited.clear();
+            c->lastRequestRead = true;
+            c->input.clear();
+            break;
+        }
         c->awaited.pop_front();
     }
     if (out.empty())
@@ -1164,6 +1309,11 @@ void ProxyWorker::flushAwaited(Conn *c, qint64 now)
     send(c, out);
     if (c->fd < 0)
         return;
+    if (c->stream && !close) {
+        if (c->pending.isEmpty())
+            setInterest(c, kAwaiting); // told when the subscriber leaves
+        return;
+    }
     if (close || (c->awaited.empty() && m_config->stopping)) {
         c->awaited.clear();
         if (c->pending.isEmpty())
@@ -1174,201 +1324,20 @@ void ProxyWorker::flushAwaited(Conn *c, qint64 now)
     }
     if (!c->pending.isEmpty())
         return; // onEvent() goes on once the socket took it
-    if (c->handOver && c->awaited.empty()) {
-        handOver(c);
-        return;
+    if (c->awaited.empty() && c->partial) {
+        std::vector<QByteArray> interim;
+        sendContinue(c, interim); // held back behind the answers just written
+        send(c, interim);
+        if (c->fd < 0)
+            return;
     }
     setInterest(c, reading(c) ? kReading : kAwaiting); // the requests after them, if any
-    if (c->tls && !c->input.isEmpty() && reading(c))
-        serve(c, now); // decrypted already: no readiness will announce them
-}
-
-// HTTPS: the main thread's connection gets the plain bytes through a
-// socket pair, and this thread carries them to and from the session.
-void ProxyWorker::startRelay(Conn *c)
-{
-    quint16 peerPort = 0;
-    const QHostAddress peer = peerOf(c->fd, &peerPort);
-    if (peer.isNull()) {
-        closeConn(c); // the client is gone already
-        return;
-    }
-    int pair[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM, 0, pair) != 0) {
-        qCWarning(lcWorker) << "cannot hand an HTTPS connection over:" << strerror(errno);
-        closeConn(c);
-        return;
-    }
-    for (const int fd : pair)
-        ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-    ::fcntl(pair[0], F_SETFL, ::fcntl(pair[0], F_GETFL) | O_NONBLOCK);
-#ifdef SO_NOSIGPIPE
-    const int one = 1;
-    ::setsockopt(pair[0], SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
-#endif
-    c->relayed = true;
-    c->relayFd = pair[0];
-    c->toRelay = std::move(c->input);
-    c->input = QByteArray();
-    m_poller->add(c->relayFd, EventPoller::Interest::Readable, relayTag(c));
-    m_statsSink.countHandOver();
-    // From now on the main thread's connection is the one counted.
-    m_pool.m_held.fetch_sub(1, std::memory_order_relaxed);
-    ProxyWorkerPool *pool = &m_pool;
-    QMetaObject::invokeMethod(pool, [pool, fd = pair[1], peer, peerPort] { pool->adopt(fd, peer, peerPort); },
-                              Qt::QueuedConnection);
-    if (!flushRelay(c))
-        return;
-    updateRelayInterest(c);
-}
-
-// Client side of a relay: its answers out, its requests in.
-void ProxyWorker::relayFromClient(Conn *c, const EventPoller::Event &event)
-{
-    if (event.error || event.hangUp) { // gone both ways: nobody to answer
-        closeConn(c);
-        return;
-    }
-    if (!c->pending.isEmpty() && !flush(c))
-        return;
-    if (c->pending.isEmpty() && c->relayEnded) {
-        c->tls->shutdown();
-        closeConn(c);
-        return;
-    }
-    if (!c->peerClosed && (event.readable || event.peerClosed)) {
-        switch (c->tls->readAvailable(c->toRelay)) {
-        case TlsStream::Status::Failed:
-            closeConn(c);
-            return;
-        case TlsStream::Status::Closed:
-            c->peerClosed = true;
-            break;
-        default:
-            break;
-        }
-        if (!flushRelay(c))
-            return;
-    }
-    updateRelayInterest(c);
-}
-
-// The main thread's side of a relay: what it writes goes to the client.
-void ProxyWorker::onRelayEvent(Conn *c, const EventPoller::Event &event, qint64)
-{
-    if (c->fd < 0 || c->relayFd < 0)
-        return; // closed earlier in this turn
-    if (event.writable && !flushRelay(c))
-        return;
-    if (event.readable || event.peerClosed || event.error) {
-        for (;;) {
-            const ssize_t n = ::read(c->relayFd, m_buffer.data(), kPeekBytes);
-            if (n > 0) {
-                c->pending.append(m_buffer.constData(), n);
-                if (c->pending.size() - c->pendingPos >= qsizetype(kPeekBytes) * 4)
-                    break; // the client reads slowly: let it catch up first
-                continue;
-            }
-            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-                break;
-            if (n < 0 && errno == EINTR)
-                continue;
-            // Its end closed: no more to relay either way.
-            c->relayEnded = true;
-            m_poller->remove(c->relayFd);
-            ::close(c->relayFd);
-            c->relayFd = -1;
-            break;
-        }
-        if (!c->pending.isEmpty() && !flush(c))
-            return;
-        if (c->relayEnded && c->pending.isEmpty()) {
-            c->tls->shutdown();
-            closeConn(c);
-            return;
-        }
-    }
-    updateRelayInterest(c);
-}
-
-// Plain bytes from the client to the main thread's connection.
-bool ProxyWorker::flushRelay(Conn *c)
-{
-    if (c->relayFd < 0) {
-        c->toRelay.clear(); // nobody reads them any more
-        return true;
-    }
-    qsizetype done = 0;
-    while (done < c->toRelay.size()) {
-        const ssize_t n = ::send(c->relayFd, c->toRelay.constData() + done, size_t(c->toRelay.size() - done),
-                                 MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n > 0) {
-            done += n;
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            break;
-        closeConn(c);
-        return false;
-    }
-    c->toRelay.remove(0, done);
-    if (c->toRelay.isEmpty() && c->peerClosed)
-        ::shutdown(c->relayFd, SHUT_WR); // the client's end, passed on
-    return true;
-}
-
-// Back-pressure both ways: read from one side only while the other takes it.
-void ProxyWorker::updateRelayInterest(Conn *c)
-{
-    constexpr qsizetype kRelayBuffer = qsizetype(kPeekBytes) * 4;
-    EventPoller::Interests client;
-    if (!c->peerClosed && c->toRelay.size() < kRelayBuffer)
-        client |= kReading;
-    if (!c->pending.isEmpty())
-        client |= EventPoller::Interest::Writable;
-    setInterest(c, client);
-    if (c->relayFd >= 0) {
-        EventPoller::Interests relay;
-        if (c->pending.size() - c->pendingPos < kRelayBuffer)
-            relay |= EventPoller::Interest::Readable;
-        if (!c->toRelay.isEmpty())
-            relay |= EventPoller::Interest::Writable;
-        m_poller->modify(c->relayFd, relay, relayTag(c));
-    }
-}
-
-void ProxyWorker::handOver(Conn *c)
-{
-    if (c->tls) {
-        startRelay(c);
-        return;
-    }
-    const int fd = c->fd;
-    m_poller->remove(fd);
-    retire(c);
-    qCDebug(lcWorker) << "handing connection" << fd << "over to the main thread";
-    m_statsSink.countHandOver();
-    ProxyWorkerPool *pool = &m_pool;
-    QMetaObject::invokeMethod(pool, [pool, fd] { pool->adopt(fd, QHostAddress(), 0); }, Qt::QueuedConnection);
+    if (!c->input.isEmpty() && reading(c))
+        serve(c, now); // read already: no readiness will announce them
 }
 
 void ProxyWorker::closeConn(Conn *c, bool countClosed)
 {
-    if (c->relayed) {
-        // The main thread's connection counts it, and sees its end of the pair close.
-        if (c->relayFd >= 0) {
-            m_poller->remove(c->relayFd);
-            ::close(c->relayFd);
-            c->relayFd = -1;
-        }
-        const int fd = c->fd;
-        m_poller->remove(fd);
-        ::close(fd);
-        retire(c);
-        return;
-    }
     if (!c->awaited.empty()) {
         ProxyWorkerPool *pool = &m_pool;
         QMetaObject::invokeMethod(pool, [pool, id = c->id] { pool->m_host.abandonConnection(id); },
@@ -1385,6 +1354,11 @@ void ProxyWorker::closeConn(Conn *c, bool countClosed)
 
 void ProxyWorker::retire(Conn *c)
 {
+    if (c->stream)
+        c->stream->ended();
+    for (const Awaited &a : std::as_const(c->awaited))
+        if (a.stream)
+            a.stream->ended();
     m_byId.erase(c->id);
     const auto it = m_conns.find(c->fd);
     c->fd = -1;
@@ -1415,6 +1389,20 @@ void ProxyWorker::rejectSilent(Conn *c, qint64 now)
     writeAndClose(c, headerTimeoutError(m_config->headerTimeoutMs), now);
 }
 
+// A request that came too slowly: its 408 after the answers owed before it.
+void ProxyWorker::rejectPartial(Conn *c, qint64 now)
+{
+    const Response answer = c->partialHeadersDone ? bodyTimeoutError(m_config->idleTimeoutMs)
+                                                  : headerTimeoutError(m_config->headerTimeoutMs);
+    const wire::ResponseFraming framing = wire::refusalFraming(c->partial->request());
+    c->partial.reset();
+    std::vector<QByteArray> out;
+    endWith(c, answer, framing, out);
+    send(c, out);
+    if (c->fd >= 0 && c->closeAfterFlush && c->pending.isEmpty())
+        beginLinger(c, now);
+}
+
 void ProxyWorker::timeoutSweep(qint64 now)
 {
     const WorkerConfig &config = *m_config;
@@ -1424,7 +1412,15 @@ void ProxyWorker::timeoutSweep(qint64 now)
         if (c->lingering) {
             if (now >= c->lingerUntilMs)
                 expired.push_back(c);
-        } else if (!c->pending.isEmpty() || c->handOver || !c->awaited.empty() || c->relayed) {
+        } else if (c->stream) {
+            continue; // a subscriber: EventSubscribers minds its backlog
+        } else if (c->partial) {
+            // A request coming in pieces: its header block in time, then no
+            // gap in its body longer than the idle timeout.
+            if (c->partialHeadersDone ? now - c->lastReceiveMs >= config.idleTimeoutMs
+                                      : now - c->partialSinceMs >= config.headerTimeoutMs)
+                expired.push_back(c);
+        } else if (!c->pending.isEmpty() || !c->awaited.empty()) {
             continue; // waiting for the peer to read, or for the main thread (its timeouts)
         } else if (!c->served ? now - c->openedMs >= config.headerTimeoutMs
                               : now - c->lastActiveMs >= config.idleTimeoutMs) {
@@ -1434,6 +1430,8 @@ void ProxyWorker::timeoutSweep(qint64 now)
     for (Conn *c : expired) {
         if (c->lingering)
             closeConn(c);
+        else if (c->partial)
+            rejectPartial(c, now);
         else if (!c->served)
             rejectSilent(c, now);
         else
@@ -1523,27 +1521,22 @@ void ProxyWorkerPool::serveRequest(ProxyWorker *worker, quint64 connection, cons
                                    const IncomingRequest &request)
 {
     const QPointer<ProxyWorkerPool> pool(this);
-    m_host.serveRequest(connection, peer, request,
-                        [pool, worker, connection, sequence = request.sequence](const Response &response) {
-                            if (pool) // the workers go before the pool does
-                                worker->postAnswer(connection, sequence, response);
-                        });
-}
-
-void ProxyWorkerPool::adopt(int descriptor, const QHostAddress &client, quint16 clientPort)
-{
-    const bool relayed = !client.isNull(); // the worker stopped counting it when it began the relay
-    if (!relayed)
-        m_held.fetch_sub(1, std::memory_order_relaxed);
-    auto *socket = new QTcpSocket;
-    if (!socket->setSocketDescriptor(descriptor)) {
-        // Counted as open by the worker that held it.
-        m_context.stats.connectionClosed(relayed ? client.toString() : peerAddressOf(descriptor));
-        ::close(descriptor);
-        delete socket;
-        return;
-    }
-    m_host.adoptOpenConnection(socket, client, clientPort);
+    const quint64 sequence = request.sequence;
+    m_host.serveRequest(
+        connection, peer, request,
+        [pool, worker, connection, sequence](const Response &response) {
+            if (pool) // the workers go before the pool does
+                worker->postAnswer(connection, sequence, response);
+        },
+        [pool, worker, connection, sequence]() -> EventStreamPtr {
+            return std::make_shared<ServingThreadStream>(
+                connection, sequence, [pool, worker](std::shared_ptr<ServingThreadStream> stream) {
+                    if (pool)
+                        worker->postStream(std::move(stream));
+                    else
+                        stream->ended();
+                });
+        });
 }
 
 void ProxyWorkerPool::publishConfig()
@@ -1556,7 +1549,7 @@ void ProxyWorkerPool::publishConfig()
     config->headerTimeoutMs = limits.headerTimeoutMs;
     config->idleTimeoutMs = limits.idleTimeoutMs;
     config->maxHeaderBytes = limits.maxHeaderBytes;
-    config->maxBodyBytes = std::min<qint64>(limits.maxBodyBytes, kPeekBytes);
+    config->maxBodyBytes = limits.maxBodyBytes;
     config->maxPipelinedRequests = size_t(qMax(1, limits.maxPipelinedRequests));
     config->maxClients = m_options.maxClients;
     config->tls = m_tls;

@@ -46,28 +46,27 @@ void applyBudgetHeaders(Response &response, const DomainState &state);
 
 // The daemon's serving threads (--threads N, default: one per core).
 //
-// Each worker runs its own epoll loop over the client connections it was
+// Each worker runs its own event loop (EventPoller) over the client connections it was
 // given and answers, by itself, the requests the cache already holds: a
 // keep-alive GET whose answer is cached, routed and keyed exactly as the
 // main path would. Those need neither the main event loop nor a QTcpSocket,
 // so cache hits scale with the cores and an idle connection costs a file
 // descriptor and a few hundred bytes.
 //
-// Any other request whole in one read (a body of up to 64 KiB included) --
-// a miss, a POST, a control request, a wrong token, an unknown route -- is
-// passed on to the ConnectionHost (ProxyServer), which answers it on the
-// main thread as it answers its own connections' requests. The worker
-// writes that answer, and the connection stays here. Pipelined requests are
-// passed on together and answered in order (a hit behind a miss waits for
-// it); at most 64 answers are owed before the worker stops reading.
+// Any other request -- a miss, a POST, a control request, a wrong token, an
+// unknown route -- is passed on, whole, to the ConnectionHost (ProxyServer),
+// which answers it on the main thread as it answers its own connections'
+// requests. The worker writes that answer, and the connection stays here.
+// Pipelined requests are passed on together and answered in order (a hit
+// behind a miss waits for it); at most 64 answers are owed before the
+// worker stops reading (HttpLimits::maxPipelinedRequests). A request that
+// takes several reads (a slow sender, a long body, Expect: 100-continue) is
+// read on in a parser of its connection's own, with the header and body
+// timeouts and the 408s HttpConnection has. The /_mp/events stream comes
+// back as a ServingThreadStream that this thread writes. So a connection
+// never moves.
 //
 // A malformed request is refused here, as HttpConnection refuses it.
-//
-// What needs the main thread's connection -- a longer body, the /_mp/events
-// stream, Expect, a partial request -- is left unread
-// in the socket, and the connection is handed over to the ConnectionHost,
-// which keeps it from then on. Requests are only peeked at until a worker
-// takes them, so the main path sees every byte the client sent.
 //
 // Watching does not change the path: each hit is counted in the stats sink
 // before it is written, and becomes a request event (RequestEventFeed) and
@@ -105,10 +104,6 @@ private:
     void serveRequest(ProxyWorker *worker, quint64 connection, const QString &peer,
                       const IncomingRequest &request);
     void publishConfig();
-    // A connection a worker gives up, or (`client` set) the main thread's
-    // end of the socket pair through which a worker relays an HTTPS one.
-    void adopt(int descriptor, const QHostAddress &client, quint16 clientPort);
-
     ConnectionHost &m_host;
     ServingContext m_context;
     DaemonOptions m_options;

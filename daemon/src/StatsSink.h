@@ -39,7 +39,6 @@ public:
     void connectionOpened(const QString &peer);
     void connectionClosed(const QString &peer);
     void countServingThreadHits(const HitBatch &batch);
-    void countHandOver() { m_connectionsHandedOver.fetch_add(1, std::memory_order_relaxed); }
     // The main path's requests: arrival (the client is waiting) and answer.
     void requestStarted(const QString &clientId, const QString &peer, const QByteArray &userAgent);
     void requestFinished(const QString &clientId, bool hit, qint64 bytes);
@@ -47,14 +46,12 @@ public:
     void countRequestEventsNotSent(quint64 count);
 
     quint64 servingThreadHits() const { return m_servingThreadHits.load(std::memory_order_relaxed); }
-    quint64 connectionsHandedOver() const { return m_connectionsHandedOver.load(std::memory_order_relaxed); }
     quint64 requestEventsNotSent() const { return m_requestEventsNotSent.load(std::memory_order_relaxed); }
     QList<ClientStats> clients() const;
 
 private:
     std::atomic<quint64> m_servingThreadHits{0};
     std::atomic<quint64> m_requestEventsNotSent{0};
-    std::atomic<quint64> m_connectionsHandedOver{0};
     mutable std::mutex m_clientsMutex;
     ClientRegistry m_clients;
 };

@@ -47,10 +47,6 @@ struct PRAWMP_EXPORT StatsSnapshot
     // (already part of totals.requests and totals.hits).
     int servingThreads = 0;
     quint64 servingThreadHits = 0;
-    // Connections the serving threads gave to the main thread for good
-    // (the /_mp/events stream, long bodies, requests not whole in one
-    // read); misses, control requests and malformed ones do not move theirs.
-    quint64 connectionsHandedOver = 0;
     QString ioBackend; // the serving threads' byte I/O: "epoll" or "poll"
     // Request events of /_mp/events left out (over the sampling rate, or
     // held back from a slow subscriber); the counts above include them.
