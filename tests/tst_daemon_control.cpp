@@ -744,6 +744,24 @@ private slots:
         QVERIFY(daemon.stop());
     }
 
+    // --threads 0 used to serve on the main event loop; there is one engine
+    // now, so it is taken as one serving thread, and the daemon says so.
+    void threadsZeroIsOneServingThread()
+    {
+        ProcessFixture daemon;
+        QVERIFY2(startDaemon(daemon, baseArgs() + QStringList{"--threads", "0"}), qPrintable(daemon.describe()));
+        RawClient client(daemon.port());
+        QVERIFY(client.waitConnected());
+        QCOMPARE(client.request(get("/r/zero/hot.json")).header("x-cache"), QByteArray("MISS"));
+        QCOMPARE(client.request(get("/r/zero/hot.json")).header("x-cache"), QByteArray("HIT"));
+        const QJsonObject engine = client.request(get("/_mp/stats")).json()["engine"].toObject();
+        QCOMPARE(engine["servingThreads"].toInt(), 1);
+        QCOMPARE(engine["servingThreadHits"].toInteger(), 1);
+        QVERIFY2(daemon.standardError().contains(QStringLiteral("--threads 0: one serving thread")),
+                 qPrintable(daemon.standardError()));
+        QVERIFY(daemon.stop());
+    }
+
     // A subscriber that does not read falls behind by more than 1 MiB: it
     // gets no more request events, only stats frames that count them as
     // not sent, while the subscriber that reads and the clients are served

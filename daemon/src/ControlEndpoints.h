@@ -1,6 +1,6 @@
 #pragma once
 #include "ConnectionHost.h"
-#include "HttpConnection.h"
+#include "HttpServing.h"
 
 #include "prawmp/RequestPipeline.h"
 #include "prawmp/StatsSnapshot.h"

@@ -368,7 +368,7 @@ QList<OptionSpec> makeSpecs()
               QString::number(def.maxClients), false, true, {},
               integerInto(&DaemonOptions::maxClients, 1, std::numeric_limits<int>::max())});
     s.append({u"threads"_s, u"N"_s,
-              u"Threads that answer cache hits by themselves; 0 serves everything on the main thread (the default: one per core)."_s,
+              u"Serving threads: they hold every client connection and answer cache hits themselves (the default: one per core; 0 is taken as 1)."_s,
               QString::number(def.threads), false, true, {}, integerInto(&DaemonOptions::threads, 0, 256)});
     s.append({u"max-queue-wait"_s, u"SECONDS"_s,
               u"Answer 503 at once when a request would wait longer for the rate limit ('none': no bound; X-Mp-Max-Wait overrides per request)."_s,

@@ -1,5 +1,5 @@
 #pragma once
-#include "HttpConnection.h"
+#include "HttpServing.h"
 
 #include "prawmp/RateLimiter.h"
 #include "prawmp/RequestPipeline.h"
@@ -33,8 +33,10 @@ struct DaemonOptions
     QString addr = QStringLiteral("localhost");
     quint16 port = 10101;            // 0: any free port
     int maxClients = 4096;           // concurrent connections; more get 503
-    // Addition: threads that answer cache hits on their own (0: everything
-    // on the main event loop). Default: one per core.
+    // Addition: serving threads, which hold every client connection and
+    // answer cache hits on their own. Default: one per core; 0 is taken as
+    // 1 (it used to mean serving on the main event loop, which no longer
+    // serves connections).
     int threads = defaultThreads();
 
     // Routing

@@ -12,7 +12,7 @@
 #include "RedisConnection.h"
 #include "RedisIdentities.h"
 #include "RedisSharedCache.h"
-#include "TlsListener.h"
+#include "TlsCertificate.h"
 
 #include "prawmp/JsonResponses.h"
 #include "prawmp/ResponseCache.h"
@@ -22,7 +22,6 @@
 #include <QElapsedTimer>
 #include <QLoggingCategory>
 #include <QTcpServer>
-#include <QTcpSocket>
 #include <QTimer>
 
 #include <cmath>
@@ -49,7 +48,6 @@ ProxyServer::ProxyServer(const DaemonOptions &options, QObject *parent)
     m_clock.start();
     // Headroom in the open-file limit, so that clients over it get their 503.
     m_options.maxClients = FileDescriptorBudget::clientCapacity(options.maxClients);
-    m_rejectingCap = FileDescriptorBudget::rejectionCapacity();
     m_pipeline = new RequestPipeline(options.pipelineConfig(), this);
     m_identityStore = new IdentityStore(m_pipeline->identities(), options.stateDir, this);
     // Local mode: in distributed mode the window's counts live in Redis.
@@ -80,15 +78,15 @@ ProxyServer::ProxyServer(const DaemonOptions &options, QObject *parent)
     // one path. In distributed mode the budget view includes the Redis
     // authority, which lives on this thread: the workers read a copy of it
     // that this thread refreshes.
-    if (options.threads > 0) {
-        if (m_redis)
-            m_budgetView = std::make_unique<PublishedBudgetView>(m_pipeline->limiter(), nullptr);
-        else
-            m_budgetView = std::make_unique<LimiterBudgetView>(m_pipeline->limiter());
-        const ServingContext context{m_pipeline->cache(), *m_budgetView, m_pipeline->identities(),
-                                     m_stats, m_events, m_log};
-        m_workers = std::make_unique<ProxyWorkerPool>(*this, context, m_options);
-    }
+    if (m_redis)
+        m_budgetView = std::make_unique<PublishedBudgetView>(m_pipeline->limiter(), nullptr);
+    else
+        m_budgetView = std::make_unique<LimiterBudgetView>(m_pipeline->limiter());
+    const ServingContext context{m_pipeline->cache(), *m_budgetView, m_pipeline->identities(),
+                                 m_stats, m_events, m_log};
+    if (options.threads == 0)
+        qCWarning(lcHttp) << "--threads 0: one serving thread holds the connections (the main thread no longer does)";
+    m_workers = std::make_unique<ProxyWorkerPool>(*this, context, m_options);
 }
 
 ProxyServer::~ProxyServer()
@@ -130,18 +128,14 @@ bool ProxyServer::listen(QString *error)
         addresses = {parsed};
     }
     if (m_options.usesTls()) {
-        m_tls = new TlsListener(this);
+        m_tls = new TlsCertificate(this);
         if (!m_tls->load(m_options, error))
             return false;
-        if (m_workers)
-            m_workers->setTlsContext(m_tls->serverContext());
+        m_workers->setTlsContext(m_tls->serverContext());
     }
     quint16 port = m_options.port;
     for (int i = 0; i < addresses.size(); ++i) {
-        auto *server = m_workers ? m_workers->createListener(this)
-                     : m_tls     ? m_tls->createServer(this)
-                                 : new QTcpServer(this);
-        server->setMaxPendingConnections(1024);
+        QTcpServer *server = m_workers->createListener(this);
         if (!server->listen(addresses[i], port)) {
             const QString reason = server->errorString();
             delete server;
@@ -151,7 +145,6 @@ bool ProxyServer::listen(QString *error)
             return false;
         }
         port = server->serverPort(); // the other addresses take the same port
-        connect(server, &QTcpServer::pendingConnectionAvailable, this, [this, server] { onNewConnection(server); });
         m_servers.append(server);
         // Out of descriptors (EMFILE) or memory, QTcpServer stops accepting
         // for good; try again shortly, as the clients leave.
@@ -186,7 +179,6 @@ void ProxyServer::applyOptions(const DaemonOptions &options)
     m_options = options;
     m_options.port = port;
     m_options.maxClients = FileDescriptorBudget::clientCapacity(options.maxClients);
-    m_rejectingCap = FileDescriptorBudget::rejectionCapacity();
     m_router = std::make_unique<Router>(options);
     m_pipeline->reconfigure(options.pipelineConfig());
     m_log.setLevel(options.logRequests);
@@ -195,69 +187,15 @@ void ProxyServer::applyOptions(const DaemonOptions &options)
         if (!m_tls->reload(options, &error))
             qCWarning(lcHttp).noquote() << "TLS certificate not reloaded, keeping the current one:" << error;
     }
-    if (m_workers) {
-        if (m_tls)
-            m_workers->setTlsContext(m_tls->serverContext());
-        m_workers->applyOptions(m_options);
-    }
+    if (m_tls)
+        m_workers->setTlsContext(m_tls->serverContext());
+    m_workers->applyOptions(m_options);
     qCInfo(lcHttp) << "configuration reloaded";
-}
-
-void ProxyServer::onNewConnection(QTcpServer *server)
-{
-    while (QTcpSocket *socket = server->nextPendingConnection())
-        adoptConnection(socket);
 }
 
 bool ProxyServer::hasRoomForConnection(int heldByServingThreads) const
 {
-    return !m_stopping && m_connections.size() + heldByServingThreads < m_options.maxClients;
-}
-
-void ProxyServer::adoptConnection(QTcpSocket *socket)
-{
-    const bool refused = !hasRoomForConnection(m_workers ? m_workers->connectionCount() : 0);
-    if (refused && m_rejecting >= m_rejectingCap) {
-        // A crowd beyond --max-clients: a lingering 503 for each would take
-        // every descriptor the upstream and the event loop need. The rest
-        // are closed at once, as nginx does past worker_connections.
-        ++m_closedAtAccept;
-        static QElapsedTimer lastWarning;
-        if (!lastWarning.isValid() || lastWarning.hasExpired(10'000)) {
-            lastWarning.start();
-            qCWarning(lcHttp).noquote()
-                << QStringLiteral("too many clients: %1 already getting their 503; closing the next ones "
-                                  "at once (%2 so far)").arg(m_rejecting).arg(m_closedAtAccept);
-        }
-        socket->abort();
-        socket->deleteLater();
-        return;
-    }
-    auto *connection = new HttpConnection(socket, m_options.httpLimits(), this);
-    if (refused) {
-        ++m_rejecting;
-        connect(connection, &HttpConnection::closed, this, [this] { --m_rejecting; });
-        connect(connection, &HttpConnection::closed, connection, &QObject::deleteLater);
-        connection->rejectAndClose(tooManyClientsError(m_stopping, m_options.maxClients));
-        return;
-    }
-    const QString peer = connection->peerAddress().toString();
-    m_connections.insert(connection, peer);
-    m_stats.connectionOpened(peer);
-    connect(connection, &HttpConnection::requestReceived, this,
-            [this, connection](const IncomingRequest &r) { onRequest(connection, r); });
-    connect(connection, &HttpConnection::closed, this, [this, connection] { onConnectionClosed(connection); });
-}
-
-void ProxyServer::onConnectionClosed(HttpConnection *connection)
-{
-    const auto it = m_connections.find(connection);
-    if (it != m_connections.end()) {
-        m_stats.connectionClosed(*it);
-        m_connections.erase(it);
-    }
-    abandonConnection(connection->id());
-    connection->deleteLater();
+    return !m_stopping && heldByServingThreads < m_options.maxClients;
 }
 
 void ProxyServer::abandonConnection(quint64 connection)
@@ -276,19 +214,6 @@ bool ProxyServer::authorized(const IncomingRequest &incoming) const
         return true;
     const QByteArray given = incoming.headers.value("proxy-authorization").trimmed();
     return constantTimeEquals(given, "Bearer " + m_options.authToken.toUtf8());
-}
-
-void ProxyServer::onRequest(HttpConnection *connection, const IncomingRequest &incoming)
-{
-    const QPointer<HttpConnection> target(connection);
-    const quint64 sequence = incoming.sequence;
-    serve(Origin{connection->id(), m_connections.value(connection),
-                 [target, sequence](const Response &response) {
-                     if (target)
-                         target->respond(sequence, response);
-                 },
-                 [connection, sequence] { return connection->eventStream(sequence); }},
-          incoming);
 }
 
 void ProxyServer::serveRequest(quint64 connection, const QString &peer, const IncomingRequest &request,
@@ -382,7 +307,7 @@ void ProxyServer::answer(Reply *reply)
     } else {
         response = reply->response();
         response.headers.removeHopByHop();
-        // HttpConnection frames the answer itself; the upstream's length
+        // The serving thread frames the answer itself; the upstream's length
         // only serves a HEAD answer, which has no body to measure.
         if (pending.request.method != "HEAD")
             response.headers.remove("content-length");
@@ -429,12 +354,7 @@ void ProxyServer::shutdown(int graceMs)
         emit stopped();
     });
     m_shutdownDeadline->start(graceMs);
-    if (m_workers)
-        m_workers->shutdown(); // their connections are all idle ones
-    // Idle keep-alive connections have nothing to finish.
-    for (auto it = m_connections.keyBegin(); it != m_connections.keyEnd(); ++it)
-        if (m_pendingByConnection.value((*it)->id()).isEmpty())
-            QMetaObject::invokeMethod(*it, &HttpConnection::close, Qt::QueuedConnection);
+    m_workers->shutdown(); // idle connections close; the others after their last answer
     maybeFinishShutdown();
 }
 
@@ -464,9 +384,9 @@ StatsSnapshot ProxyServer::snapshot() const
     s.timestampMs = QDateTime::currentMSecsSinceEpoch();
     s.uptimeSeconds = double(m_clock.elapsed()) / 1000.0;
     s.totals = totals();
-    s.servingThreads = m_workers ? m_workers->threadCount() : 0;
+    s.servingThreads = m_workers->threadCount();
     s.servingThreadHits = m_stats.servingThreadHits();
-    s.ioBackend = m_workers ? m_workers->ioBackend() : QString();
+    s.ioBackend = m_workers->ioBackend();
     s.requestEventsNotSent = m_stats.requestEventsNotSent();
     const auto cache = m_pipeline->cache().counters();
     s.cacheEntries = cache.entries;
@@ -480,7 +400,7 @@ StatsSnapshot ProxyServer::snapshot() const
         d.label = m_options.appLabels.value(d.app);
     }
     s.clients = m_stats.clients();
-    s.connections = int(m_connections.size()) + (m_workers ? m_workers->connectionCount() : 0);
+    s.connections = m_workers->connectionCount();
     s.rateMode = m_options.rateMode == RateMode::Fixed ? QStringLiteral("fixed") : QStringLiteral("adaptive");
     s.redisState = m_budgetAuthority ? m_budgetAuthority->stateName() : QStringLiteral("off");
     m_control->fillRates(s);

@@ -2,7 +2,7 @@
 #include "ClientRegistry.h"
 #include "ConnectionHost.h"
 #include "DaemonOptions.h"
-#include "HttpConnection.h"
+#include "HttpServing.h"
 #include "RequestEventFeed.h"
 #include "RequestLog.h"
 #include "Router.h"
@@ -28,12 +28,13 @@ class ProxyWorkerPool;
 class RedisBudgetAuthority;
 class RedisConnection;
 class RedisSharedCache;
-class TlsListener;
+class TlsCertificate;
 
-// The daemon: accepts HTTP/1.1 clients, answers control requests, sends
-// everything else through one RequestPipeline (cache, coalescing, fair
-// rate limiting, upstream) and writes each answer back to the connection
-// it came from.
+// The daemon: its serving threads (ProxyWorkerPool) accept HTTP/1.1
+// clients and answer cache hits; what they pass on is answered here
+// (serve()): control requests, and everything else through one
+// RequestPipeline (cache, coalescing, fair rate limiting, upstream). The
+// serving thread that holds the connection writes each answer.
 class ProxyServer : public QObject, public ConnectionHost
 {
     Q_OBJECT
@@ -68,10 +69,10 @@ signals:
     void stopped();
 
 private:
-    // Where a request came from and where its answer goes: an HttpConnection
-    // of this thread, or a serving thread's connection.
+    // Where a request came from and where its answer goes: a serving
+    // thread's connection.
     struct Origin {
-        quint64 connection = 0; // HttpConnection::id() or a serving thread's id
+        quint64 connection = 0; // the serving thread's id for it
         QString peer;
         Deliver deliver;
         OpenStream openStream; // for /_mp/events, which streams on the connection
@@ -84,10 +85,6 @@ private:
         qint64 startedMs = 0;
     };
 
-    void onNewConnection(QTcpServer *server);
-    void adoptConnection(QTcpSocket *socket);
-    void onRequest(HttpConnection *connection, const IncomingRequest &incoming);
-    void onConnectionClosed(HttpConnection *connection);
     // The one place a request becomes an answer, whichever thread read it.
     void serve(const Origin &origin, const IncomingRequest &incoming);
     void forward(const Origin &origin, const IncomingRequest &incoming, const QUrl &url);
@@ -108,9 +105,8 @@ private:
     RedisConnection *m_redis = nullptr;
     RedisBudgetAuthority *m_budgetAuthority = nullptr;
     RedisSharedCache *m_sharedCache = nullptr;
-    TlsListener *m_tls = nullptr; // --tls-cert; null for plain HTTP
+    TlsCertificate *m_tls = nullptr; // --tls-cert; null for plain HTTP
     QList<QTcpServer *> m_servers;
-    QHash<HttpConnection *, QString> m_connections; // -> peer address
     QHash<Reply *, Pending> m_pending;
     QHash<quint64, QList<Reply *>> m_pendingByConnection; // by Origin::connection
     // Fed by every thread; declared before m_workers, which use them.
@@ -119,15 +115,10 @@ private:
     RequestLog m_log;
     QElapsedTimer m_clock;
     bool m_stopping = false;
-    // Connections now getting their 503 (each holds a descriptor while its
-    // answer drains and lingers), and how many of them may.
-    int m_rejecting = 0;
-    int m_rejectingCap = 0;
-    quint64 m_closedAtAccept = 0;
     QTimer *m_shutdownDeadline = nullptr;
     // What the serving threads show in the X-Ratelimit-* fields of hits.
     std::unique_ptr<class BudgetView> m_budgetView;
-    // --threads: the serving threads that answer cache hits; null with 0.
+    // --threads: the serving threads, which hold every client connection.
     std::unique_ptr<ProxyWorkerPool> m_workers;
 };
 

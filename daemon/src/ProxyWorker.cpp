@@ -1,4 +1,5 @@
 #include "ProxyWorker.h"
+#include "FileDescriptorBudget.h"
 #include "ServingThreadStream.h"
 
 #include "BudgetView.h"
@@ -6,7 +7,7 @@
 #include "ConstantTime.h"
 #include "ControlEndpoints.h"
 #include "EventPoller.h"
-#include "HttpConnection.h"
+#include "HttpServing.h"
 #include "RequestEventFeed.h"
 #include "RequestLog.h"
 #include "Router.h"
@@ -319,9 +320,9 @@ public:
             ::close(fd);
     }
 
-    // Main thread: a new connection for this worker. `refuse`: an HTTPS
-    // client over --max-clients (or while stopping), to be told so with a
-    // 503 once its handshake is done.
+    // Main thread: a new connection for this worker. `refuse`: a client over
+    // --max-clients (or one that comes while stopping), to be told so with a
+    // 503 (over HTTPS once its handshake is done), not counted as held.
     void post(int fd, bool refuse = false)
     {
         {
@@ -412,7 +413,7 @@ private:
         bool partialHeadersDone = false;
         bool continueSent = false;
         bool peerClosed = false;
-        bool refuse = false; // 503 after the handshake (see post())
+        bool refuse = false; // its answer is the 503 (see post())
         QByteArray pending;    // output the socket did not take yet
         qsizetype pendingPos = 0;
         QByteArray userAgent;  // the last User-Agent seen and its client id
@@ -589,12 +590,16 @@ void ProxyWorker::takeInbox(qint64 now)
         ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
         if (!m_poller->add(fd, kReading, conn.get())) {
             ::close(fd);
-            m_pool.m_held.fetch_sub(1, std::memory_order_relaxed);
+            m_pool.release(conn->refuse);
             continue;
         }
-        m_statsSink.connectionOpened(conn->peer);
-        m_byId.emplace(conn->id, conn.get());
+        if (!conn->refuse)
+            m_statsSink.connectionOpened(conn->peer);
+        Conn *c = conn.get();
+        m_byId.emplace(conn->id, c);
         m_conns.emplace(fd, std::move(conn));
+        if (c->refuse && !c->tls) // HTTPS: after the handshake (readTls)
+            writeAndClose(c, tooManyClientsError(m_config->stopping, m_config->maxClients), now);
     }
     if (closeAll) {
         std::vector<Conn *> all;
@@ -1346,9 +1351,9 @@ void ProxyWorker::closeConn(Conn *c, bool countClosed)
     const int fd = c->fd;
     m_poller->remove(fd);
     ::close(fd);
-    if (countClosed)
+    if (countClosed && !c->refuse)
         m_statsSink.connectionClosed(c->peer);
-    m_pool.m_held.fetch_sub(1, std::memory_order_relaxed);
+    m_pool.release(c->refuse);
     retire(c);
 }
 
@@ -1453,29 +1458,26 @@ void ProxyWorker::timeoutSweep(qint64 now)
 
 namespace {
 
+// Accepts on the main thread and gives each connection to a worker.
 class WorkerListener : public QTcpServer
 {
 public:
-    WorkerListener(std::function<bool(qintptr)> dispatch, QObject *parent)
+    WorkerListener(std::function<void(qintptr)> dispatch, QObject *parent)
         : QTcpServer(parent), m_dispatch(std::move(dispatch))
     {
     }
 
 protected:
-    void incomingConnection(qintptr descriptor) override
-    {
-        if (!m_dispatch(descriptor))
-            QTcpServer::incomingConnection(descriptor); // ProxyServer's way (the 503)
-    }
+    void incomingConnection(qintptr descriptor) override { m_dispatch(descriptor); }
 
 private:
-    std::function<bool(qintptr)> m_dispatch;
+    std::function<void(qintptr)> m_dispatch;
 };
 
 } // namespace
 
 ProxyWorkerPool::ProxyWorkerPool(ConnectionHost &host, const ServingContext &context, const DaemonOptions &options)
-    : m_host(host), m_context(context), m_options(options)
+    : m_host(host), m_context(context), m_options(options), m_refusingCap(FileDescriptorBudget::rejectionCapacity())
 {
     publishConfig();
     const int threads = std::max(1, options.threads);
@@ -1496,19 +1498,33 @@ QString ProxyWorkerPool::ioBackend() const
 
 QTcpServer *ProxyWorkerPool::createListener(QObject *parent)
 {
-    return new WorkerListener([this](qintptr fd) { return dispatch(fd); }, parent);
+    return new WorkerListener([this](qintptr fd) { dispatch(int(fd)); }, parent);
 }
 
-bool ProxyWorkerPool::dispatch(qintptr descriptor)
+void ProxyWorkerPool::dispatch(int descriptor)
 {
     const bool refuse = m_stopping || !m_host.hasRoomForConnection(connectionCount());
-    // Plain HTTP: QTcpServer's way to ProxyServer, which writes the 503.
-    // HTTPS: only a worker speaks TLS; it writes the 503 after the handshake.
-    if (refuse && !m_tls)
-        return false;
-    m_held.fetch_add(1, std::memory_order_relaxed);
-    m_workers[m_next++ % m_workers.size()]->post(int(descriptor), refuse);
-    return true;
+    if (refuse && m_refusing.load(std::memory_order_relaxed) >= m_refusingCap) {
+        // A crowd beyond --max-clients: a lingering 503 for each would take
+        // every descriptor the upstream and the event loop need. The rest
+        // are closed at once, as nginx does past worker_connections.
+        ::close(descriptor);
+        ++m_closedAtAccept;
+        if (!m_closedAtAcceptWarned.isValid() || m_closedAtAcceptWarned.hasExpired(10'000)) {
+            m_closedAtAcceptWarned.start();
+            qCWarning(lcWorker).noquote()
+                << QStringLiteral("too many clients: %1 already getting their 503; closing the next ones "
+                                  "at once (%2 so far)").arg(m_refusing.load()).arg(m_closedAtAccept);
+        }
+        return;
+    }
+    (refuse ? m_refusing : m_held).fetch_add(1, std::memory_order_relaxed);
+    m_workers[m_next++ % m_workers.size()]->post(descriptor, refuse);
+}
+
+void ProxyWorkerPool::release(bool refused)
+{
+    (refused ? m_refusing : m_held).fetch_sub(1, std::memory_order_relaxed);
 }
 
 void ProxyWorkerPool::setTlsContext(const TlsStream::Context &context)

@@ -6,6 +6,7 @@
 #include "prawmp/RateLimiter.h"
 #include "prawmp/Response.h"
 
+#include <QElapsedTimer>
 #include <QObject>
 #include <QHostAddress>
 #include <QTcpServer>
@@ -62,7 +63,7 @@ void applyBudgetHeaders(Response &response, const DomainState &state);
 // worker stops reading (HttpLimits::maxPipelinedRequests). A request that
 // takes several reads (a slow sender, a long body, Expect: 100-continue) is
 // read on in a parser of its connection's own, with the header and body
-// timeouts and the 408s HttpConnection has. The /_mp/events stream comes
+// timeouts and 408s of the contract. The /_mp/events stream comes
 // back as a ServingThreadStream that this thread writes. So a connection
 // never moves.
 //
@@ -84,8 +85,8 @@ public:
     // "epoll" or "poll" (EventPoller; PRAWMP_IO_BACKEND chooses).
     QString ioBackend() const;
     // A listening socket whose connections go to the workers. Over
-    // --max-clients, or while stopping, they take QTcpServer's usual way to
-    // ProxyServer, which refuses them with the 503 of the contract.
+    // --max-clients, or while stopping, a worker answers the 503 of the
+    // contract and closes.
     QTcpServer *createListener(QObject *parent);
     // Connections the workers hold right now.
     int connectionCount() const { return m_held.load(std::memory_order_relaxed); }
@@ -100,7 +101,9 @@ public:
 
 private:
     friend class ProxyWorker;
-    bool dispatch(qintptr descriptor);
+    void dispatch(int descriptor);
+    // A connection a worker closed: held, or `refused` (it got the 503).
+    void release(bool refused);
     void serveRequest(ProxyWorker *worker, quint64 connection, const QString &peer,
                       const IncomingRequest &request);
     void publishConfig();
@@ -115,6 +118,13 @@ private:
     TlsStream::Context m_tls;
     std::vector<std::unique_ptr<ProxyWorker>> m_workers;
     std::atomic<int> m_held{0};
+    // Connections now getting their 503 (each holds a descriptor while its
+    // answer drains and lingers), how many of them may, and those closed at
+    // once past that.
+    std::atomic<int> m_refusing{0};
+    const int m_refusingCap;
+    quint64 m_closedAtAccept = 0;
+    QElapsedTimer m_closedAtAcceptWarned;
     size_t m_next = 0;
 };
 

@@ -1,6 +1,6 @@
 #pragma once
 #include "EventStream.h"
-#include "HttpWire.h"
+#include "HttpServing.h"
 #include "prawmp/HttpHeaders.h"
 #include "prawmp/Response.h"
 
@@ -13,40 +13,9 @@ class QTcpSocket;
 
 namespace prawmp {
 
-// One request as it came off the wire, before routing: what the wire
-// module parsed, numbered on its connection.
-struct IncomingRequest : wire::ParsedRequest
-{
-    quint64 sequence = 0;      // per connection, 1, 2, 3...; answers go out in this order
-};
-
-struct HttpLimits
-{
-    qsizetype maxHeaderBytes = 64 * 1024;     // -> 431
-    qsizetype maxBodyBytes = 32 * 1024 * 1024; // -> 413
-    int headerTimeoutMs = 10'000;             // headers not complete in time -> 408
-    int idleTimeoutMs = 75'000;               // keep-alive connection with nothing to do -> closed
-    // Requests read ahead of their answers; beyond this the connection stops
-    // reading (TCP back-pressure) until answers go out.
-    int maxPipelinedRequests = 64;
-};
-
-// A process-wide connection number: HttpConnection::id() and the serving
-// threads' connections draw from the same counter, so ids never collide.
-quint64 nextConnectionId();
-
-// The 503 for a client over --max-clients, or one that comes while the daemon stops.
-Response tooManyClientsError(bool stopping, int maxClients);
-
-// The 408 for request headers that did not come within `headerTimeoutMs`
-// (every serving path answers a silent client with it).
-Response headerTimeoutError(int headerTimeoutMs);
-// The 408 for a request body with no byte for `idleTimeoutMs`.
-Response bodyTimeoutError(int idleTimeoutMs);
-// The interim answer to "Expect: 100-continue".
-const QByteArray &continueInterim();
-
-// Server side of one HTTP/1.1 connection, on the wire module (llhttp).
+// Server side of one HTTP/1.1 connection on a Qt socket, on the wire
+// module (llhttp): the fake upstream's, and the tests' own servers'. (The
+// daemon serves its connections on its serving threads, ProxyWorker.)
 // Parses requests (keep-alive, pipelining, Content-Length and chunked
 // bodies, Expect: 100-continue), refuses malformed and smuggling-prone
 // ones with the JSON error of the contract, and writes the answers in

@@ -1,10 +1,9 @@
-#include "TlsListener.h"
+#include "TlsCertificate.h"
 
 #include <QFile>
 #include <QLoggingCategory>
 #include <QSslCertificate>
 #include <QSslKey>
-#include <QSslServer>
 #include <QSslSocket>
 
 namespace prawmp {
@@ -26,13 +25,13 @@ bool readFile(const QString &path, const char *what, QByteArray *content, QStrin
 
 } // namespace
 
-TlsListener::TlsListener(QObject *parent) : QObject(parent) {}
+TlsCertificate::TlsCertificate(QObject *parent) : QObject(parent) {}
 
-bool TlsListener::read(const DaemonOptions &options, QSslConfiguration *configuration,
-                       TlsStream::Context *serverContext, QString *error)
+bool TlsCertificate::read(const DaemonOptions &options, QList<QSslCertificate> *certificates,
+                          TlsStream::Context *serverContext, QString *error)
 {
     if (!QSslSocket::supportsSsl()) {
-        *error = QStringLiteral("TLS is not available: Qt has no TLS backend (OpenSSL) here");
+        *error = QStringLiteral("TLS is not available: Qt has no TLS backend (OpenSSL) to read certificates with");
         return false;
     }
     QByteArray pem;
@@ -62,70 +61,39 @@ bool TlsListener::read(const DaemonOptions &options, QSslConfiguration *configur
                      .arg(options.tlsKeyFile, options.tlsCertificateFile);
         return false;
     }
-
-    QSslConfiguration c = QSslConfiguration::defaultConfiguration();
-    c.setLocalCertificateChain(chain);
-    c.setPrivateKey(key);
-    c.setProtocol(QSsl::TlsV1_2OrLater);
-    // Clients authenticate with the proxy token, not with certificates.
-    c.setPeerVerifyMode(QSslSocket::VerifyNone);
     TlsStream::Context context = TlsStream::serverContext(options.tlsCertificateFile, options.tlsKeyFile, error);
     if (!context)
         return false;
-    *configuration = c;
+    *certificates = chain;
     *serverContext = std::move(context);
     return true;
 }
 
-bool TlsListener::load(const DaemonOptions &options, QString *error)
+bool TlsCertificate::load(const DaemonOptions &options, QString *error)
 {
-    if (!read(options, &m_configuration, &m_serverContext, error))
+    if (!read(options, &m_chain, &m_serverContext, error))
         return false;
-    m_handshakeTimeoutMs = options.httpLimits().headerTimeoutMs;
     qCInfo(lcTls).noquote() << "serving HTTPS with" << describe();
     return true;
 }
 
-QTcpServer *TlsListener::createServer(QObject *parent)
+bool TlsCertificate::reload(const DaemonOptions &options, QString *error)
 {
-    auto *server = new QSslServer(parent);
-    server->setSslConfiguration(m_configuration);
-    // A client that connects and never finishes its handshake is dropped
-    // as one that never sends its request headers is.
-    server->setHandshakeTimeout(m_handshakeTimeoutMs);
-    connect(server, &QSslServer::errorOccurred, this, [](QSslSocket *socket, QAbstractSocket::SocketError) {
-        qCDebug(lcTls).noquote() << "handshake with" << socket->peerAddress().toString()
-                                 << "failed:" << socket->errorString();
-    });
-    m_servers.append(server);
-    return server;
-}
-
-bool TlsListener::reload(const DaemonOptions &options, QString *error)
-{
-    QSslConfiguration c;
+    QList<QSslCertificate> chain;
     TlsStream::Context context;
-    if (!read(options, &c, &context, error))
+    if (!read(options, &chain, &context, error))
         return false;
-    m_configuration = c;
+    m_chain = chain;
     m_serverContext = std::move(context);
-    m_handshakeTimeoutMs = options.httpLimits().headerTimeoutMs;
-    for (const QPointer<QSslServer> &server : std::as_const(m_servers)) {
-        if (server) {
-            server->setSslConfiguration(m_configuration);
-            server->setHandshakeTimeout(m_handshakeTimeoutMs);
-        }
-    }
     qCInfo(lcTls).noquote() << "TLS certificate reloaded:" << describe();
     return true;
 }
 
-QString TlsListener::describe() const
+QString TlsCertificate::describe() const
 {
-    const QList<QSslCertificate> chain = m_configuration.localCertificateChain();
-    if (chain.isEmpty())
+    if (m_chain.isEmpty())
         return QStringLiteral("no certificate");
-    const QSslCertificate &c = chain.first();
+    const QSslCertificate &c = m_chain.first();
     const QString cn = c.subjectInfo(QSslCertificate::CommonName).join(QStringLiteral(", "));
     return QStringLiteral("certificate CN=%1, valid until %2%3")
         .arg(cn.isEmpty() ? QStringLiteral("(none)") : cn,
