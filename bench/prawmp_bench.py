@@ -942,13 +942,6 @@ class Bench:
             self.procs.stop(d)
             if n:
                 self.procs.stop(n)
-        # The main-thread path alone, for reference (what --threads 0 serves).
-        ref = None
-        if not self.smoke:
-            d0 = self.daemon("hits-daemon-threads0", fake.port, ["--threads", "0"], cpus="0")
-            http_call(d0.port, "GET", path)
-            ref = self.wrk_run(d0.port, path, 64, seconds, cpus="1")
-            self.procs.stop(d0)
         md.append("| cores | connections | daemon req/s | nginx req/s | daemon/nginx | daemon p50 / p99 "
                   "| nginx p50 / p99 | daemon CPU | nginx CPU | errors |")
         md.append("|---|---|---|---|---|---|---|---|---|---|")
@@ -959,11 +952,8 @@ class Bench:
                 ratio(dd["rps"], nn["rps"]) if nn else "–", fmt_us(dd["p50"]), fmt_us(dd["p99"]),
                 "%s / %s" % (fmt_us(nn["p50"]), fmt_us(nn["p99"])) if nn else "–", dd["cpu"],
                 "%.2f" % nn["cpu"] if nn else "–", dd["errors"] + (nn["errors"] if nn else 0)))
-        if ref:
-            md.append("\nFor reference, `--threads 0` (every request on the main event loop, the path misses "
-                      "take), one core, 64 connections: %.0f req/s, p99 %s. The original Python "
-                      "praw-multiprocess served about 4k req/s (quoted in the issue, not measured here).\n"
-                      % (ref["rps"], fmt_us(ref["p99_us"])))
+        md.append("\nThe original Python praw-multiprocess served about 4k req/s (quoted in the issue, not "
+                  "measured here).\n")
         md.append("\nAt 1 connection both servers wait on the other side of a ping-pong exchange: the rate is set by "
                   "wake-up latency more than by work, so that ratio stays near 1 and moves with the machine's "
                   "noise (about ±10% from run to run here). The serving threads cost 0.3 KiB per connection and "
@@ -1046,8 +1036,7 @@ class Bench:
         rows = []
         for label, extra, subscribe in modes:
             d = self.daemon("watched-daemon-%d" % len(rows), fake.port, ["--threads", "1"] + extra, cpus="0")
-            # wrk's own requests warm the cache: its key differs from http.client's
-            # (Accept-Encoding), and a connection that meets a miss stays on the main thread.
+            # wrk's own requests warm the cache: its key differs from http.client's (Accept-Encoding).
             self.wrk_run(d.port, path, 8, 1, cpus="1")
             stop = threading.Event()
             reader = self._subscribe(d.port, stop) if subscribe else None
@@ -1274,9 +1263,8 @@ class Bench:
             received[0], r["rps"], r["errors"] + r["non2xx"], "PASS" if ok else "FAIL"))
         if others["misses"] or others["coalesced"]:
             md.append("\nThe cached answer's 30 s (`--cache-ttl`) ran out during the run: the requests that met its "
-                      "refresh were misses or coalesced onto it, and a connection that meets a miss stays on the main "
-                      "thread for the rest of the run (hence fewer served on serving threads than hits). They are "
-                      "counted all the same.\n")
+                      "refresh were misses or coalesced onto it (answered on the main thread, written by the serving "
+                      "thread). They are counted all the same.\n")
         self.exactcount = dict(made=made, counted=counted, ok=ok)
         return "\n".join(md) + "\n"
 
@@ -1338,8 +1326,7 @@ class Bench:
             return "*Skipped: the file descriptor limit (%d) is below %d (bench/run-all raises it).*\n" % (soft, n + 200)
         fake = self.fake("many-fake", 0, 600, 0)
         rows = []
-        variants = [("default (`--threads %d`): connections held by the serving threads" % self.cores, []),
-                    ("`--threads 0`: connections held by the main event loop", ["--threads", "0"])]
+        variants = [("default (`--threads %d`): connections held by the serving threads" % self.cores, [])]
         for label, extra in variants:
             d = self.daemon("many-daemon-%d" % len(rows), fake.port,
                             ["--max-clients", str(n + 100), "--idle-timeout", "120"] + extra)

@@ -651,7 +651,7 @@ private slots:
         QCOMPARE(malformed.responses()[1].status, 400);
         QCOMPARE(malformed.responses()[1].json()["error"].toString(), QStringLiteral("bad_request"));
         QVERIFY(malformed.waitForClosed());
-        // PURGE and the other control requests but the stream: no move either.
+        // PURGE and clear, answered on the control connection.
         QCOMPARE(control.request(httpRequest("PURGE", "/r/stay/hot.json")).json()["evicted"].toInt(), 1);
         QCOMPARE(control.request(httpRequest("POST", "/_mp/clear")).status, 200);
         QVERIFY(!stream.isClosed());
@@ -729,6 +729,15 @@ private slots:
         // It carries the request events of the other serving threads' hits.
         QCOMPARE(client.request(get("/r/keep/hot.json", {{"User-Agent", "seen-by-watcher/1.0"}})).status, 200);
         QVERIFY(QTest::qWaitFor([&] { return watcher.unparsed().contains("seen-by-watcher/1.0"); }, 5000));
+
+        // Behind a slow miss: its frames wait for the miss's answer, then follow it.
+        RawClient late(daemon.port());
+        QVERIFY(late.waitConnected());
+        late.write(get("/r/slowstream/hot.json?__delay_ms=1200") + get("/_mp/events"), {false});
+        QVERIFY(late.waitForResponses(1));
+        QCOMPARE(late.responses()[0].json()["sub"].toString(), QStringLiteral("slowstream"));
+        QVERIFY(QTest::qWaitFor([&] { return late.unparsed().count("event: stats") >= 2; }, 5000));
+        QVERIFY(late.unparsed().startsWith("HTTP/1.1 200"));
 
         // HTTP/1.0: no chunks; the stream ends with the connection.
         RawClient old(daemon.port());

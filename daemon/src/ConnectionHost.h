@@ -32,7 +32,7 @@ public:
     // serving threads, may one more be served (not stopping, under --max-clients)?
     virtual bool hasRoomForConnection(int heldByServingThreads) const = 0;
     // Main thread: answers a whole request (body included) that a serving thread
-    // read off its connection `connection` (ids shared with HttpConnection)
+    // read off its connection `connection` (nextConnectionId())
     // and that the cache could not answer. The serving thread writes the
     // answer `deliver` is given (or streams what `openStream`'s stream is
     // given), so the connection never changes threads.

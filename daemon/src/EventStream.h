@@ -11,7 +11,7 @@ struct Response;
 
 // One /_mp/events subscriber's connection as EventSubscribers sees it, on
 // the main thread, whichever thread holds the connection: a serving
-// thread's (ServingThreadStream) or, with --threads 0, an HttpConnection
+// thread's (ServingThreadStream), or in the tests an HttpConnection's
 // (HttpConnection::eventStream). The connection frames what is written
 // (chunked for HTTP/1.1) and ends the stream when it closes.
 class EventStream

@@ -27,8 +27,8 @@ struct HttpLimits
     int maxPipelinedRequests = 64;
 };
 
-// A process-wide connection number: HttpConnection::id() and the serving
-// threads' connections draw from the same counter, so ids never collide.
+// A process-wide connection number: the serving threads' connections (and
+// the tests' HttpConnections) draw from one counter, so ids never collide.
 quint64 nextConnectionId();
 
 // The 503 for a client over --max-clients, or one that comes while the daemon stops.

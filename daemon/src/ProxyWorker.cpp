@@ -83,7 +83,7 @@ constexpr qint64 kBudgetViewMs = 25;
 // Per-worker memo of routed targets and prepared answers.
 constexpr int kMaxMemo = 4096;
 constexpr qint64 kMemoUnusedMs = 10'000;
-// As HttpConnection: after our last answer, drain what the peer still
+// After our last answer, drain what the peer still
 // sends for this long so that the close does not turn into a reset.
 constexpr qint64 kLingerMs = 2000;
 
@@ -222,7 +222,7 @@ void prepare(Prepared &p, const Response &cached)
     p.original = cached;
     p.head.clear();
     p.budgetFallback.clear();
-    // What ProxyServer::answer() and HttpConnection do to a hit, in order.
+    // What ProxyServer::answer() and the answer framing do to a hit, in order.
     Response r = cached;
     r.headers.removeHopByHop();
     p.head.append("HTTP/1.1 ");
@@ -284,7 +284,7 @@ struct WorkerConfig
     int idleTimeoutMs = 75'000;
     qsizetype maxHeaderBytes = 64 * 1024;
     qint64 maxBodyBytes = 0; // --max-body-bytes
-    size_t maxPipelinedRequests = 64; // answers owed at once, as HttpConnection bounds them
+    size_t maxPipelinedRequests = 64; // answers owed at once (HttpLimits::maxPipelinedRequests)
     int maxClients = 0;
     TlsStream::Context tls; // --tls-cert: every connection speaks HTTPS
 };
@@ -437,6 +437,7 @@ private:
     void takeInbox(qint64 now);
     bool readTls(Conn *c, qint64 now);
     void writeAndClose(Conn *c, const Response &response, qint64 now);
+    void sendLast(Conn *c, std::vector<QByteArray> &out, qint64 now);
     void passOn(Conn *c, IncomingRequest request);
     void writeAnswer(Conn *c, quint64 sequence, const Response &response, qint64 now);
     void takeStreamNews(ServingThreadStream &stream, qint64 now);
@@ -896,6 +897,12 @@ void ProxyWorker::writeAndClose(Conn *c, const Response &response, qint64 now)
     wire::appendResponseHead(bytes, response, wire::ResponseFraming{1, false, true, false});
     bytes += response.body;
     std::vector<QByteArray> out{std::move(bytes)};
+    sendLast(c, out, now);
+}
+
+// The connection's last bytes; it lingers once the socket has taken them.
+void ProxyWorker::sendLast(Conn *c, std::vector<QByteArray> &out, qint64 now)
+{
     send(c, out);
     if (c->fd < 0)
         return;
@@ -1140,9 +1147,11 @@ void ProxyWorker::takeStreamNews(ServingThreadStream &stream, qint64 now)
         c->awaited.erase(std::next(slot), c->awaited.end());
         c->lastRequestRead = true;
     }
-    if (slot->ready && slot->stream)
+    if (slot->ready && slot->stream) {
         for (const QByteArray &piece : std::as_const(news.data))
             wire::appendStreamPiece(slot->bytes, piece, slot->versionMinor >= 1);
+        stream.setUnwritten(slot->bytes.size()); // its backlog while it waits for its turn
+    }
     flushAwaited(c, now);
 }
 
@@ -1154,13 +1163,7 @@ void ProxyWorker::endStream(Conn *c, qint64 now)
         out.push_back(wire::lastChunk().toByteArray());
     c->stream->ended();
     c->stream.reset();
-    send(c, out);
-    if (c->fd < 0)
-        return;
-    if (c->pending.isEmpty())
-        beginLinger(c, now);
-    else
-        c->closeAfterFlush = true;
+    sendLast(c, out, now);
 }
 
 void ProxyWorker::send(Conn *c, std::vector<QByteArray> &out)
@@ -1228,6 +1231,7 @@ void ProxyWorker::send(Conn *c, std::vector<QByteArray> &out)
         noteUnwritten(c);
         return;
     }
+    noteUnwritten(c); // all taken
 }
 
 void ProxyWorker::passOn(Conn *c, IncomingRequest request)
@@ -1440,7 +1444,7 @@ void ProxyWorker::timeoutSweep(qint64 now)
         else if (!c->served)
             rejectSilent(c, now);
         else
-            beginLinger(c, now); // idle keep-alive connection: closed, as HttpConnection does
+            beginLinger(c, now); // idle keep-alive connection: closed
     }
     // Forget what has not been asked for in a while (and the cache
     // entries' buffers it keeps alive).

@@ -67,7 +67,8 @@ void applyBudgetHeaders(Response &response, const DomainState &state);
 // back as a ServingThreadStream that this thread writes. So a connection
 // never moves.
 //
-// A malformed request is refused here, as HttpConnection refuses it.
+// A malformed request is refused here, with the status and JSON error of
+// the contract.
 //
 // Watching does not change the path: each hit is counted in the stats sink
 // before it is written, and becomes a request event (RequestEventFeed) and
