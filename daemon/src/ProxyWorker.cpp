@@ -665,8 +665,7 @@ void ProxyWorker::onEvent(Conn *c, const EventPoller::Event &event, qint64 now)
             closeConn(c);
         return;
     }
-    // HTTPS: requests decrypted earlier may wait in the input, not the socket.
-    // Requests read earlier may wait in the input, not the socket.
+    // Requests read (or decrypted) earlier may wait in the input, not the socket.
     if (event.readable || event.peerClosed || !c->input.isEmpty())
         serve(c, now);
 }
