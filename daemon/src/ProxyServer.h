@@ -15,7 +15,6 @@
 #include <QHash>
 #include <QList>
 #include <QObject>
-#include <QPointer>
 #include <memory>
 
 class QTcpServer;

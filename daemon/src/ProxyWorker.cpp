@@ -1137,9 +1137,8 @@ void ProxyWorker::takeStreamNews(ServingThreadStream &stream, qint64 now)
     if (news.started && !slot->ready) {
         if (news.sendBufferBytes > 0)
             ::setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &news.sendBufferBytes, sizeof news.sendBufferBytes);
-        // Nothing after the stream is answered: Connection: close, as the
-        // main thread's connections say. (Only a GET gets a stream.)
-        slot->last = true;
+        // Nothing after the stream is answered or read: Connection: close.
+        // (Only a GET gets a stream.)
         wire::appendResponseHead(slot->bytes, news.head, wire::ResponseFraming{slot->versionMinor, false, true, true});
         slot->stream = stream.shared_from_this();
         slot->ready = true;

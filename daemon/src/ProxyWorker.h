@@ -8,7 +8,6 @@
 
 #include <QElapsedTimer>
 #include <QObject>
-#include <QHostAddress>
 #include <QTcpServer>
 
 #include <atomic>

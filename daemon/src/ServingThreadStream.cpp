@@ -3,6 +3,8 @@
 #include <QCoreApplication>
 #include <QMetaObject>
 
+#include <utility>
+
 namespace prawmp {
 
 ServingThreadStream::ServingThreadStream(quint64 connection, quint64 sequence, Notify notify)
@@ -66,7 +68,7 @@ ServingThreadStream::News ServingThreadStream::take()
     News news;
     {
         std::lock_guard lock(m_mutex);
-        m_notified.store(false, std::memory_order_relaxed);
+        m_notified = false;
         news = std::exchange(m_news, News());
     }
     qint64 taken = 0;
@@ -100,7 +102,7 @@ void ServingThreadStream::notifyOnce()
 {
     {
         std::lock_guard lock(m_mutex);
-        if (m_notified.exchange(true, std::memory_order_relaxed))
+        if (std::exchange(m_notified, true))
             return;
     }
     m_notify(shared_from_this());

@@ -61,7 +61,7 @@ private:
     mutable std::mutex m_mutex;
     News m_news;
     std::function<void()> m_closedHandler;
-    std::atomic<bool> m_notified{false};
+    bool m_notified = false; // under m_mutex
     std::atomic<bool> m_open{true};
     std::atomic<qint64> m_queuedBytes{0};  // written here, not taken yet
     std::atomic<qint64> m_unwritten{0};    // taken, not yet in the kernel
